@@ -1,0 +1,70 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { BroadcastQueue } from '../../src/gossip/broadcast-queue';
+
+const msg = (s: string, size = 10): Buffer => Buffer.from(s.padEnd(size, '.'));
+
+test('retransmit limit is retransmitMult x ceil(log10(N+1))', () => {
+  let n = 1;
+  const q = new BroadcastQueue(4, () => n);
+  const table: [number, number][] = [[1, 4], [9, 4], [10, 8], [99, 8], [100, 12], [999, 12], [1000, 16], [5000, 16]];
+  for (const [nodes, want] of table) {
+    n = nodes;
+    assert.equal(q.retransmitLimit(), want, `N=${nodes}`);
+  }
+});
+
+test('each broadcast is sent exactly the limit number of times, least transmitted first', () => {
+  const q = new BroadcastQueue(2, () => 5); // limit 2
+  q.queue('a', msg('a'));
+  q.queue('b', msg('b'));
+  const sent = new Map<string, number>();
+  for (let round = 0; round < 10; round++) {
+    for (const m of q.take(2, 14)) { // room for exactly one 10-byte message + 2 overhead
+      const k = m.toString()[0]!;
+      sent.set(k, (sent.get(k) ?? 0) + 1);
+    }
+  }
+  assert.deepEqual(Object.fromEntries(sent), { a: 2, b: 2 });
+  assert.equal(q.size(), 0);
+  // Fairness: with room for one at a time, the never-sent message goes before a re-send.
+  q.queue('x', msg('x'));
+  assert.equal(q.take(2, 14)[0]!.toString()[0], 'x');
+  q.queue('y', msg('y'));
+  assert.equal(q.take(2, 14)[0]!.toString()[0], 'y', 'fresh message first');
+  assert.equal(q.take(2, 14)[0]!.toString()[0], 'y', 'newest first among equal counts');
+});
+
+test('a newer broadcast with the same key replaces the queued one and reports it done', () => {
+  const q = new BroadcastQueue(3, () => 3);
+  let doneOld = false;
+  q.queue('n:web1', msg('old'), () => { doneOld = true; });
+  q.queue('n:web1', msg('new'));
+  assert.equal(doneOld, true);
+  assert.equal(q.size(), 1);
+  const out = q.take(2, 1400);
+  assert.equal(out.length, 1);
+  assert.ok(out[0]!.toString().startsWith('new'));
+});
+
+test('take fills the byte budget and never returns one message twice per call', () => {
+  const q = new BroadcastQueue(4, () => 1000);
+  for (let i = 0; i < 200; i++) q.queue(`k${i}`, msg(`m${i}`, 50));
+  const out = q.take(2, 1400);
+  assert.equal(out.length, Math.floor(1400 / 52));
+  assert.equal(new Set(out.map((b) => b.toString())).size, out.length);
+  let total = out.length;
+  for (let i = 0; i < 1000; i++) total += q.take(2, 1400).length;
+  assert.equal(total, 200 * 16, 'every message sent exactly limit times');
+  assert.equal(q.size(), 0);
+});
+
+test('messages larger than the budget wait without blocking smaller ones', () => {
+  const q = new BroadcastQueue(1, () => 1);
+  q.queue('big', msg('big', 2000));
+  q.queue('small', msg('small', 10));
+  const out = q.take(2, 100);
+  assert.equal(out.length, 1);
+  assert.ok(out[0]!.toString().startsWith('small'));
+  assert.equal(q.size(), 1);
+});
