@@ -25,7 +25,7 @@ import type { GossipHost } from './host';
 import type { Keyring } from './keyring';
 import type { GossipDelegate, Member, MemberEvent, QueryHandler, QueryResponse } from './member';
 import { Membership, tagsBytes } from './membership';
-import { type Message, PROTOCOL_VERSION, type Tags } from './messages';
+import { type Message, PROTOCOL_VERSION, type PushNodeState, type Tags } from './messages';
 import { type DropReason, type GossipMetrics, noopGossipMetrics } from './metrics';
 import { PacketSealer } from './packet';
 import { Prober } from './probe';
@@ -246,6 +246,19 @@ export class Memberlist implements GossipHost {
   /** Changes the gossip_verify_incoming / gossip_verify_outgoing toggles at run time. */
   setVerify(incoming: boolean, outgoing: boolean): void {
     this.sealer.setVerify(incoming, outgoing);
+  }
+
+  /**
+   * Adds members from a trusted snapshot without re-broadcasting them, as if a push-pull had already
+   * converged. Simulations of thousands of members start from a converged view this way; a real agent
+   * learns members through join and push-pull instead.
+   */
+  restoreMembers(nodes: readonly PushNodeState[]): void {
+    const table = this.membership.table;
+    for (const n of nodes) {
+      if (n.name === this.cfg.nodeName || table.get(n.name)) continue;
+      table.add({ ...n, stateChangedAtMs: this.clock.now(), suspicion: undefined });
+    }
   }
 
   /** Broadcasts waiting to be sent (for tests and metrics). */
