@@ -100,10 +100,11 @@ async function converged(n: number, seed: number, onEvent: (obs: SimNode, e: Mem
 
 async function dissemination(n: number, seed: number): Promise<void> {
   const watch = new Watch();
-  let cluster!: SimCluster;
-  const onEvent = (obs: SimNode, e: MemberEvent): void => watch.observe(obs, e, cluster.clock.now(),
+  const ref: { cluster?: SimCluster } = {};
+  const onEvent = (obs: SimNode, e: MemberEvent): void => watch.observe(obs, e, ref.cluster!.clock.now(),
     (ev) => ev.kind !== 'update' || ev.member.tags.zone === 'changed');
-  cluster = await converged(n, seed, onEvent);
+  const cluster = await converged(n, seed, onEvent);
+  ref.cluster = cluster;
   const exp = expectations(n);
 
   watch.arm(`joiner`, ['join'], cluster.clock.now());

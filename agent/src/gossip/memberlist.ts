@@ -31,7 +31,7 @@ import { PacketSealer } from './packet';
 import { Prober } from './probe';
 import { mergeRemote, localPushPull, pushPull, pushPullScaleMs } from './push-pull';
 import { Queries } from './query';
-import { isLive, MemberTable, snapshot } from './state';
+import { isLive, MemberTable, newRecord, snapshot } from './state';
 
 /** Everything a memberlist needs, injected. */
 export interface MemberlistOptions {
@@ -257,7 +257,7 @@ export class Memberlist implements GossipHost {
     const table = this.membership.table;
     for (const n of nodes) {
       if (n.name === this.cfg.nodeName || table.get(n.name)) continue;
-      table.add({ ...n, stateChangedAtMs: this.clock.now(), suspicion: undefined });
+      table.add(newRecord(n.name, n.addr, n.tags, n.state, n.incarnation, n.protocol, this.clock.now()));
     }
   }
 
@@ -498,6 +498,7 @@ export class Memberlist implements GossipHost {
 
   /** One gossip round: broadcasts to a few random members, including recently dead ones. */
   private gossip(): void {
+    if (this.membership.broadcasts.size() === 0) return;
     const now = this.clock.now();
     const targets = this.membership.table.randomMembers(this.cfg.gossipNodes, (r) =>
       isLive(r.state) || (r.state === 'dead' && now - r.stateChangedAtMs < this.cfg.gossipToTheDeadMs));
@@ -518,8 +519,9 @@ export class Memberlist implements GossipHost {
 
   /** Tries one failed member, so partitions heal once the network does (serf's reconnect). */
   private reconnect(): void {
-    const [peer] = this.membership.table.randomMembers(1, (r) => r.state === 'dead');
-    if (!peer) return;
+    const failed = this.membership.table.goneMembers().filter((r) => r.state === 'dead');
+    if (failed.length === 0) return;
+    const peer = failed[this.random.int(failed.length)]!;
     pushPull(this, this.delegate, peer.addr, false).then(
       () => this.log.info({ peer: peer.name }, 'reconnected to a failed member'),
       () => { /* still unreachable: normal for a really dead member */ },

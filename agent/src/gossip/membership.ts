@@ -17,7 +17,7 @@ import type { GossipConfig } from './config';
 import type { MemberEvent, MemberEventKind } from './member';
 import type { AliveMessage, DeadMessage, SuspectMessage, Tags } from './messages';
 import type { GossipMetrics } from './metrics';
-import { MemberTable, type NodeRecord, snapshot } from './state';
+import { MemberTable, newRecord, type NodeRecord, snapshot } from './state';
 import { Suspicion, suspicionTimeoutMs } from './suspicion';
 
 /** Encoded size of a tag set, as checked against maxTagsBytes. */
@@ -57,10 +57,7 @@ export class Membership {
 
   /** Creates our own record, alive at incarnation 1, and queues its announcement. */
   bootstrap(addr: string, tags: Tags, protocol: number): void {
-    const r: NodeRecord = {
-      name: this.cfg.nodeName, addr, tags, state: 'alive', incarnation: 1, protocol,
-      stateChangedAtMs: this.clock.now(), suspicion: undefined,
-    };
+    const r = newRecord(this.cfg.nodeName, addr, tags, 'alive', 1, protocol, this.clock.now());
     this.table.add(r);
     this.broadcastAlive(r);
   }
@@ -95,10 +92,7 @@ export class Membership {
       return;
     }
     if (!r) {
-      r = {
-        name: a.node, addr: a.addr, tags: a.tags, state: 'dead', incarnation: a.incarnation, protocol: a.protocol,
-        stateChangedAtMs: this.clock.now(), suspicion: undefined,
-      };
+      r = newRecord(a.node, a.addr, a.tags, 'dead', a.incarnation, a.protocol, this.clock.now());
       this.table.add(r);
       this.table.setState(r, 'alive', this.clock.now());
       this.broadcastAlive(r);
@@ -162,7 +156,7 @@ export class Membership {
   reap(): number {
     const now = this.clock.now();
     const gone: NodeRecord[] = [];
-    for (const r of this.table.all()) {
+    for (const r of this.table.goneMembers()) {
       const limit = r.state === 'dead' ? this.cfg.deadReapMs : r.state === 'left' ? this.cfg.leftReapMs : -1;
       if (limit >= 0 && now - r.stateChangedAtMs > limit) gone.push(r);
     }

@@ -198,8 +198,8 @@ export class PacketSealer {
  * for O(1) lookup. Memory is fixed by `capacity`, whatever the traffic.
  */
 class ReplayWindow {
-  private readonly nonces: (string | undefined)[];
-  private readonly acceptedAt: Float64Array;
+  private nonces: (string | undefined)[];
+  private acceptedAt: Float64Array;
   private readonly seen = new Set<string>();
   private next = 0;
 
@@ -207,13 +207,19 @@ class ReplayWindow {
     if (!Number.isInteger(capacity) || capacity < 1) {
       throw new RangeError(`replayWindowEntries: expected a positive integer, got ${capacity}`);
     }
-    this.nonces = new Array<string | undefined>(capacity).fill(undefined);
-    this.acceptedAt = new Float64Array(capacity);
+    // Allocated on the first encrypted packet: a pool without encryption (and each of thousands of
+    // simulated members) should not pay about 1 MiB for a window it never uses.
+    this.nonces = [];
+    this.acceptedAt = new Float64Array(0);
   }
 
   /** Remembers `nonce`; false when it is already remembered (a replay). */
   add(nonce: string, nowMs: number): boolean {
     if (this.seen.has(nonce)) return false;
+    if (this.acceptedAt.length === 0) {
+      this.nonces = new Array<string | undefined>(this.capacity).fill(undefined);
+      this.acceptedAt = new Float64Array(this.capacity);
+    }
     const evicted = this.nonces[this.next];
     if (evicted !== undefined) this.seen.delete(evicted);
     this.nonces[this.next] = nonce;

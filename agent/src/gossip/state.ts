@@ -18,6 +18,15 @@ export interface NodeRecord {
   protocol: number;
   stateChangedAtMs: number;
   suspicion: Suspicion | undefined;
+  /** Position in the table's list (maintained by MemberTable; -1 when not in a table). */
+  slot: number;
+}
+
+/** Creates a record with every field set in one order, so all records share one V8 hidden class. */
+export function newRecord(
+  name: string, addr: string, tags: Tags, state: MemberState, incarnation: number, protocol: number, nowMs: number,
+): NodeRecord {
+  return { name, addr, tags, state, incarnation, protocol, stateChangedAtMs: nowMs, suspicion: undefined, slot: -1 };
 }
 
 /** Makes the read-only snapshot handed out to callers. */
@@ -43,11 +52,12 @@ export class MemberTable {
   private readonly byName = new Map<string, NodeRecord>();
   /** Every record, for O(1) uniform random picks; removal swaps with the last element. */
   private readonly list: NodeRecord[] = [];
-  private readonly listIndex = new Map<string, number>();
   /** Randomized round-robin probe order (SWIM's "random round-robin" target selection). */
   private probeOrder: string[] = [];
   private probeIndex = 0;
   private live = 0;
+  /** Names of dead and left members, so reaping and reconnecting need not scan the whole table. */
+  private readonly gone = new Set<string>();
 
   constructor(
     private readonly localName: string,
@@ -61,9 +71,10 @@ export class MemberTable {
   /** Adds a new record; new members enter the probe order at a random position (as memberlist does). */
   add(r: NodeRecord): void {
     this.byName.set(r.name, r);
-    this.listIndex.set(r.name, this.list.length);
+    r.slot = this.list.length;
     this.list.push(r);
     if (isLive(r.state)) this.live++;
+    else this.gone.add(r.name);
     if (r.name !== this.localName) {
       const at = this.probeOrder.length === 0 ? 0 : this.random.int(this.probeOrder.length + 1);
       this.probeOrder.splice(at, 0, r.name);
@@ -76,14 +87,14 @@ export class MemberTable {
     const r = this.byName.get(name);
     if (!r) return;
     if (isLive(r.state)) this.live--;
+    this.gone.delete(name);
     this.byName.delete(name);
-    const i = this.listIndex.get(name)!;
     const last = this.list.pop()!;
     if (last !== r) {
-      this.list[i] = last;
-      this.listIndex.set(last.name, i);
+      this.list[r.slot] = last;
+      last.slot = r.slot;
     }
-    this.listIndex.delete(name);
+    r.slot = -1;
     // The probe order drops the name lazily, at the next reshuffle (nextProbeTarget skips it).
   }
 
@@ -94,6 +105,15 @@ export class MemberTable {
     if (isLive(state)) this.live++;
     r.state = state;
     r.stateChangedAtMs = nowMs;
+    if (isLive(state)) this.gone.delete(r.name);
+    else this.gone.add(r.name);
+  }
+
+  /** Records of dead and left members. */
+  goneMembers(): NodeRecord[] {
+    const out: NodeRecord[] = [];
+    for (const name of this.gone) out.push(this.byName.get(name)!);
+    return out;
   }
 
   /** Alive plus suspect members, the local node included: SWIM's N. */

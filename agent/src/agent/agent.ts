@@ -1,0 +1,415 @@
+/**
+ * `shoal agent`: the process around the gossip library. It owns the LAN pool (and the WAN pool on
+ * servers), the persisted keyring, the HTTP API, metrics, joins and reload. Signals are the CLI's
+ * business (several agents run in one process in tests); this class only offers start, shutdown,
+ * leave and reload.
+ *
+ * Lifecycle: new -> starting -> running -> stopping -> stopped. `exited` resolves once stopped,
+ * with the error that stopped it, if any (start failure, retry_join giving up).
+ */
+import { promises as fs } from 'node:fs';
+import { cpus, networkInterfaces } from 'node:os';
+import { join as joinPath } from 'node:path';
+import type { Logger as PinoLogger } from 'pino';
+import { redactedConfig, type AgentConfig, type PortsConfig } from '../config';
+import { systemClock, type Clock } from '../core/clock';
+import { systemRandom, type Random } from '../core/random';
+import type { GossipConfig } from '../gossip/config';
+import type { Member } from '../gossip/member';
+import { Memberlist, type JoinResult } from '../gossip/memberlist';
+import {
+  apiRoutes, HttpApiServer, type AgentApi, type AgentSelf, type KeyringOperation, type KeyringReport, type ReloadResult,
+} from '../http';
+import { AgentMetrics } from '../metrics';
+import { splitHostPort, TransportError } from '../transport/transport';
+import { UdpTcpTransport } from '../transport/udp-tcp';
+import { makeDevDataDir, loadNodeId, prepareDataDir } from './data-dir';
+import { AgentError, AgentErrorCode } from './errors';
+import { ClusterKeyring } from './keyring-cluster';
+import { chooseKeyring, KeyringStore, LAN_KEYRING_FILE, toKeyring, WAN_KEYRING_FILE } from './keyring-store';
+import { createLogger } from './logging';
+import { pickAdvertiseAddr, resolveSeeds } from './network';
+import { diffConfig, RELOADERS } from './reload';
+import { RetryJoiner } from './retry-join';
+import { agentTags } from './tags';
+import { REVISION, VERSION } from './version';
+
+/** Options of Agent. */
+export interface AgentOptions {
+  config: AgentConfig;
+  /** Re-reads configuration for reload (the CLI re-reads the same files and flags); default: no change. */
+  reloadConfig?: () => Promise<AgentConfig>;
+  /** Root logger; default: pino on stdout at the configured level. */
+  logger?: PinoLogger;
+  clock?: Clock;
+  random?: Random;
+  /** Include Node process metrics; default true. */
+  processMetrics?: boolean;
+}
+
+/** How the agent ended. */
+export interface AgentExit {
+  /** Set when a failure (not an operator request) stopped the agent. */
+  error?: Error;
+}
+
+type PoolName = 'lan' | 'wan';
+
+interface Pool {
+  name: PoolName;
+  memberlist: Memberlist;
+  keyring: ClusterKeyring;
+  /** Default port for seeds without one. */
+  seedPort: number;
+  joiner?: RetryJoiner;
+}
+
+type State = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+/** One Shoal agent. */
+export class Agent implements AgentApi {
+  /** Resolves when the agent has stopped. */
+  readonly exited: Promise<AgentExit>;
+  readonly metrics: AgentMetrics;
+  private config: AgentConfig;
+  private readonly log: PinoLogger;
+  private readonly clock: Clock;
+  private readonly random: Random;
+  private state: State = 'new';
+  private starting: Promise<void> | undefined;
+  private stopping: Promise<void> | undefined;
+  private leaving: Promise<void> | undefined;
+  private resolveExit!: (exit: AgentExit) => void;
+  private lan: Pool | undefined;
+  private wan: Pool | undefined;
+  private http: HttpApiServer | undefined;
+  private dataDir = '';
+  private removeDataDirOnExit = false;
+  private nodeId = '';
+  private ports: PortsConfig;
+
+  constructor(private readonly opts: AgentOptions) {
+    this.config = opts.config;
+    this.ports = opts.config.ports;
+    this.clock = opts.clock ?? systemClock;
+    this.random = opts.random ?? systemRandom;
+    this.log = opts.logger ?? createLogger({ level: opts.config.logLevel, json: opts.config.logJson });
+    this.metrics = new AgentMetrics({ processMetrics: opts.processMetrics, version: VERSION, revision: REVISION });
+    this.exited = new Promise((resolve) => (this.resolveExit = resolve));
+  }
+
+  /** Starts everything; on failure undoes what was started and rethrows (the agent is then stopped). */
+  start(): Promise<void> {
+    if (this.state !== 'new') return Promise.reject(new Error(`agent cannot start: it is ${this.state}`));
+    this.state = 'starting';
+    this.starting = this.startAll().then(
+      () => {
+        this.state = 'running';
+      },
+      async (err: unknown) => {
+        this.log.error({ err: (err as Error).message, code: (err as { code?: string }).code }, 'agent failed to start');
+        await this.teardown();
+        this.state = 'stopped';
+        this.resolveExit({ error: err as Error });
+        throw err;
+      },
+    );
+    return this.starting;
+  }
+
+  /**
+   * Stops the agent. With `leave` (the default) it first leaves every pool gracefully, so peers mark
+   * it left rather than failed. Idempotent: later calls return the first call's promise.
+   */
+  shutdown(opts: { leave?: boolean; error?: Error } = {}): Promise<void> {
+    this.stopping ??= (async () => {
+      await this.starting?.catch(() => {});
+      if (this.state === 'stopped') return;
+      this.state = 'stopping';
+      this.lan?.joiner?.stop();
+      this.wan?.joiner?.stop();
+      if (opts.leave !== false) await this.leave().catch((err: unknown) => this.log.warn({ err: String(err) }, 'leave failed'));
+      await this.teardown();
+      this.state = 'stopped';
+      this.log.info({}, 'agent stopped');
+      this.resolveExit(opts.error === undefined ? {} : { error: opts.error });
+    })();
+    return this.stopping;
+  }
+
+  /** Gracefully leaves every pool (WAN and LAN together); the agent keeps running until shutdown. */
+  leave(): Promise<void> {
+    this.leaving ??= (async () => {
+      const pools = [this.wan, this.lan].filter((p): p is Pool => p !== undefined);
+      if (pools.length === 0) return;
+      this.log.info({}, 'leaving the cluster gracefully');
+      await Promise.all(pools.map((p) => p.memberlist.leave()));
+    })();
+    return this.leaving;
+  }
+
+  /** Re-reads configuration and applies what can change at run time (now: log_level). */
+  async reload(): Promise<ReloadResult> {
+    const next = this.opts.reloadConfig === undefined ? this.config : await this.opts.reloadConfig();
+    const { changed, restartRequired } = diffConfig(this.config, next);
+    const applied: string[] = [];
+    const updated: Record<string, unknown> = { ...this.config, sources: next.sources };
+    for (const key of changed) {
+      const reloader = RELOADERS.find((r) => r.key === key);
+      if (reloader === undefined) continue;
+      reloader.apply({ logger: this.log }, next);
+      updated[reloader.field] = next[reloader.field];
+      applied.push(key);
+    }
+    this.config = Object.freeze(updated) as unknown as AgentConfig;
+    this.log.info({ applied, restartRequired }, 'configuration reloaded');
+    if (restartRequired.length > 0) this.log.warn({ settings: restartRequired }, 'some changed settings take effect only after a restart');
+    return { applied, restartRequired };
+  }
+
+  /** Joins a pool through `host[:port]` seeds (resolved by DNS; this node's own address is skipped). */
+  async join(addrs: string[], wan: boolean): Promise<JoinResult> {
+    const pool = this.pool(wan);
+    const { addrs: resolved, errors } = await resolveSeeds(addrs, pool.seedPort);
+    const self = pool.memberlist.localMember().addr;
+    const targets = resolved.filter((a) => a !== self);
+    if (targets.length < resolved.length) errors.push({ addr: self, error: 'this is our own address; skipped' });
+    if (targets.length === 0) return { joined: 0, errors };
+    const r = await pool.memberlist.join(targets);
+    return { joined: r.joined, errors: [...errors, ...r.errors] };
+  }
+
+  /** The HTTP API's bound address (the real port when configured with 0). */
+  httpAddress(): { host: string; port: number } {
+    if (this.http === undefined) throw new AgentError(AgentErrorCode.notRunning, 'the HTTP API is not running', 503);
+    return this.http.address();
+  }
+
+  /** Ports in use: the configured ones, with the real port where the configuration said 0. */
+  get boundPorts(): PortsConfig {
+    return this.ports;
+  }
+
+  /** The LAN memberlist (for embedding and tests). */
+  get lanPool(): Memberlist | undefined {
+    return this.lan?.memberlist;
+  }
+
+  /** The WAN memberlist on servers. */
+  get wanPool(): Memberlist | undefined {
+    return this.wan?.memberlist;
+  }
+
+  /** The data directory in use (a temporary one in dev mode). */
+  get dataDirectory(): string {
+    return this.dataDir;
+  }
+
+  /** The configuration in force (reload updates what it applied). */
+  get currentConfig(): AgentConfig {
+    return this.config;
+  }
+
+  // ---- AgentApi (HTTP) ----
+
+  lanMembers(): Member[] {
+    return this.lan?.memberlist.members() ?? [];
+  }
+
+  wanMembers(): Member[] | undefined {
+    return this.config.server ? (this.wan?.memberlist.members() ?? []) : undefined;
+  }
+
+  self(): AgentSelf {
+    const c = this.config;
+    const lan = this.pool(false);
+    const stats: Record<string, Record<string, string>> = {
+      agent: { server: String(c.server), version: VERSION, revision: REVISION, node_id: this.nodeId, datacenter: c.datacenter },
+      serf_lan: poolStats(lan.memberlist),
+      runtime: {
+        node_version: process.version,
+        os: process.platform,
+        arch: process.arch,
+        cpu_count: String(cpus().length),
+        heap_used_bytes: String(process.memoryUsage().heapUsed),
+      },
+    };
+    if (this.wan !== undefined) stats['serf_wan'] = poolStats(this.wan.memberlist);
+    return {
+      config: {
+        Datacenter: c.datacenter, NodeName: c.nodeName, NodeID: this.nodeId, Server: c.server,
+        Revision: REVISION, Version: VERSION, Region: c.region ?? '', Zone: c.zone ?? '',
+      },
+      member: lan.memberlist.localMember(),
+      stats,
+    };
+  }
+
+  async keyringList(): Promise<KeyringReport[]> {
+    const pools = this.keyringPools();
+    return Promise.all(pools.map((p) => p.keyring.list()));
+  }
+
+  async keyringOperation(op: KeyringOperation, key: string): Promise<KeyringReport[]> {
+    const reports: KeyringReport[] = [];
+    // WAN first, as Consul: servers of every cluster learn a new key before the LAN pools use it.
+    for (const p of this.keyringPools()) reports.push(await p.keyring.apply(op, key));
+    return reports;
+  }
+
+  async metricsText(): Promise<{ contentType: string; text: string }> {
+    return { contentType: this.metrics.contentType, text: await this.metrics.text() };
+  }
+
+  // ---- start and stop ----
+
+  private async startAll(): Promise<void> {
+    const c = this.config;
+    this.removeDataDirOnExit = c.dataDir === undefined;
+    this.dataDir = c.dataDir ?? (await makeDevDataDir());
+    await prepareDataDir(this.dataDir, this.log);
+    this.log.debug({ config: redactedConfig(c) }, 'configuration');
+    this.nodeId = await loadNodeId(this.dataDir, c.nodeId);
+    const picked = pickAdvertiseAddr(c.bindAddr, networkInterfaces());
+    const advertise = c.advertiseAddr ?? picked.addr;
+    if (c.advertiseAddr === undefined && picked.ambiguous.length > 0) {
+      this.log.warn({ candidates: picked.ambiguous, chosen: advertise }, 'several private addresses found; set advertise_addr to choose');
+    }
+    this.lan = await this.startPool('lan', c.gossipLan, c.ports.serfLan, advertise, c.ports.serfLan || 7301);
+    if (c.server) this.wan = await this.startPool('wan', c.gossipWan, c.ports.serfWan, c.advertiseAddrWan ?? advertise, c.ports.serfWan || 7302);
+    this.http = new HttpApiServer({
+      host: c.clientAddr, port: c.ports.http, routes: apiRoutes(this), clock: this.clock,
+      logger: this.log.child({ component: 'http' }), observer: this.metrics.http,
+    });
+    await this.http.start();
+    this.announceBoundPorts();
+    await this.startJoin('lan', c.startJoin);
+    if (c.server) await this.startJoin('wan', c.startJoinWan);
+    this.startRetryJoin(this.lan, c.retryJoin, c.retryIntervalMs, c.retryMax);
+    if (this.wan !== undefined) this.startRetryJoin(this.wan, c.retryJoinWan, c.retryIntervalWanMs, c.retryMaxWan);
+    this.log.info({
+      node: c.nodeName, nodeId: this.nodeId, datacenter: c.datacenter, server: c.server, version: VERSION,
+      lan: this.lan.memberlist.localMember().addr, wan: this.wan?.memberlist.localMember().addr,
+      http: `${this.http.address().host}:${this.http.address().port}`, dataDir: this.dataDir,
+      encrypted: this.lan.memberlist.keyring !== null, dev: c.dev,
+    }, 'agent started');
+  }
+
+  private async startPool(name: PoolName, gossip: GossipConfig, port: number, advertise: string, seedPort: number): Promise<Pool> {
+    const c = this.config;
+    const store = new KeyringStore(joinPath(this.dataDir, name === 'lan' ? LAN_KEYRING_FILE : WAN_KEYRING_FILE));
+    const choice = chooseKeyring(await store.read(), c.encrypt, store.path);
+    if (choice.warning !== undefined) this.log.warn({ pool: name }, choice.warning);
+    if (choice.seed && choice.keyring !== undefined) await store.save(choice.keyring);
+    const logger = this.log.child({ component: 'gossip' });
+    const transport = new UdpTcpTransport({ bindAddr: c.bindAddr, bindPort: port, advertiseAddr: advertise, clock: this.clock, logger });
+    const memberlist = new Memberlist({
+      config: gossip, transport, clock: this.clock, random: this.random, logger,
+      metrics: this.metrics.gossip.forPool(name), keyring: choice.keyring === undefined ? null : toKeyring(choice.keyring),
+      tags: agentTags(c, c.ports),
+    });
+    const keyring = new ClusterKeyring({
+      pool: memberlist, store, wan: name === 'wan', datacenter: c.datacenter, gossipIntervalMs: gossip.gossipIntervalMs, logger: this.log,
+    });
+    keyring.register();
+    try {
+      await memberlist.start();
+    } catch (err) {
+      await memberlist.shutdown().catch(() => {});
+      if (err instanceof TransportError) {
+        throw new AgentError(AgentErrorCode.bind, `cannot start ${name.toUpperCase()} gossip: ${err.message}`);
+      }
+      throw err;
+    }
+    this.metrics.gossip.watchPool(name, memberlist);
+    return { name, memberlist, keyring, seedPort };
+  }
+
+  /** With ports configured as 0, announce the ports actually bound. */
+  private announceBoundPorts(): void {
+    const portOf = (p: Pool | undefined, fallback: number): number => (p === undefined ? fallback : splitHostPort(p.memberlist.localMember().addr).port);
+    const c = this.config;
+    const bound: PortsConfig = {
+      ...c.ports,
+      http: this.http?.address().port ?? c.ports.http,
+      serfLan: portOf(this.lan, c.ports.serfLan),
+      serfWan: portOf(this.wan, c.ports.serfWan),
+    };
+    this.ports = bound;
+    if (bound.http === c.ports.http && bound.serfLan === c.ports.serfLan && bound.serfWan === c.ports.serfWan) return;
+    const tags = agentTags(c, bound);
+    this.lan?.memberlist.setTags(tags);
+    this.wan?.memberlist.setTags(tags);
+  }
+
+  private async startJoin(name: PoolName, seeds: readonly string[]): Promise<void> {
+    if (seeds.length === 0) return;
+    const r = await this.join([...seeds], name === 'wan');
+    if (r.joined === 0) {
+      const why = r.errors.map((e) => `${e.addr}: ${e.error}`).join('; ');
+      throw new AgentError(AgentErrorCode.join, `start_join${name === 'wan' ? '_wan' : ''}: could not join through any of ${seeds.join(', ')}: ${why}`);
+    }
+    this.log.info({ pool: name, joined: r.joined }, 'start_join: joined');
+  }
+
+  private startRetryJoin(pool: Pool, seeds: readonly string[], capMs: number, maxAttempts: number): void {
+    if (seeds.length === 0) return;
+    pool.joiner = new RetryJoiner({
+      pool: pool.name, seeds, capMs, maxAttempts, clock: this.clock, random: this.random, logger: this.log,
+      join: (s) => this.join(s, pool.name === 'wan'),
+      onGiveUp: (attempts) => {
+        const error = new AgentError(AgentErrorCode.retryJoinExhausted,
+          `retry_join${pool.name === 'wan' ? '_wan' : ''}: no seed answered in ${attempts} attempts (retry_max); stopping the agent`);
+        void this.shutdown({ leave: false, error });
+      },
+    });
+    pool.joiner.start();
+  }
+
+  /** Closes whatever was started, in reverse order. Never throws. */
+  private async teardown(): Promise<void> {
+    await this.http?.close().catch((err: unknown) => this.log.warn({ err: String(err) }, 'HTTP close failed'));
+    for (const p of [this.wan, this.lan]) {
+      if (p === undefined) continue;
+      this.metrics.gossip.removePool(p.name);
+      await p.memberlist.shutdown().catch((err: unknown) => this.log.warn({ pool: p.name, err: String(err) }, 'gossip shutdown failed'));
+    }
+    if (this.removeDataDirOnExit && this.dataDir !== '') {
+      await fs.rm(this.dataDir, { recursive: true, force: true }).catch(() => {});
+    }
+  }
+
+  private pool(wan: boolean): Pool {
+    if (this.state !== 'running' && this.state !== 'starting') {
+      throw new AgentError(AgentErrorCode.notRunning, `the agent is ${this.state}`, 503);
+    }
+    const p = wan ? this.wan : this.lan;
+    if (p === undefined) {
+      throw new AgentError(wan ? AgentErrorCode.notServer : AgentErrorCode.notRunning,
+        wan ? 'this agent is not a server, so it is not in the WAN pool' : 'the LAN pool is not running', wan ? 400 : 503);
+    }
+    return p;
+  }
+
+  private keyringPools(): Pool[] {
+    const lan = this.pool(false);
+    return this.wan === undefined ? [lan] : [this.wan, lan];
+  }
+}
+
+/** Consul-style string stats of one pool. */
+function poolStats(m: Memberlist): Record<string, string> {
+  const counts = { alive: 0, suspect: 0, dead: 0, left: 0 };
+  const members = m.members();
+  for (const x of members) counts[x.state]++;
+  return {
+    members: String(members.length),
+    alive: String(counts.alive),
+    suspect: String(counts.suspect),
+    failed: String(counts.dead),
+    left: String(counts.left),
+    health_score: String(m.healthScore()),
+    encrypted: String(m.keyring !== null),
+    addr: m.localMember().addr,
+  };
+}

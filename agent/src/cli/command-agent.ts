@@ -1,0 +1,85 @@
+/**
+ * `shoal agent` and `shoal dev`: load configuration, run an Agent until it stops, and map signals:
+ * SIGTERM/SIGINT leave gracefully and exit 0 (a second one exits at once), SIGHUP reloads.
+ */
+import type { Command } from 'commander';
+import { Agent, createLogger } from '../agent';
+import { AGENT_FLAGS, ConfigError, loadConfig, type ConfigPath, type LoadConfigOptions } from '../config';
+import type { CliIo } from './io';
+
+/** Adds the agent flags (from the config flag table) plus -config-file, -config-dir; returns the ordered paths. */
+export function addAgentOptions(cmd: Command): ConfigPath[] {
+  const paths: ConfigPath[] = [];
+  cmd.option('--config-file <path>', 'config file, HCL or JSON (repeatable; later files override earlier ones)', (v: string) => {
+    paths.push({ kind: 'file', path: v });
+    return undefined;
+  });
+  cmd.option('--config-dir <dir>', 'directory of *.hcl and *.json config files, read in lexical order (repeatable)', (v: string) => {
+    paths.push({ kind: 'dir', path: v });
+    return undefined;
+  });
+  for (const f of AGENT_FLAGS) {
+    if (f.kind === 'bool') cmd.option(`--${f.flag}`, f.description);
+    else if (f.kind === 'list') cmd.option(`--${f.flag} <value>`, f.description, (v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
+    else cmd.option(`--${f.flag} <value>`, f.description);
+  }
+  return paths;
+}
+
+/** Runs an agent until it stops; resolves with the process exit code. */
+export async function runAgent(inputs: LoadConfigOptions, io: CliIo): Promise<number> {
+  let config;
+  try {
+    config = await loadConfig(inputs);
+  } catch (err) {
+    io.stderr(`${err instanceof ConfigError ? err.message : `Error loading configuration: ${(err as Error).message}`}\n`);
+    return 1;
+  }
+  const logger = createLogger({ level: config.logLevel, json: config.logJson });
+  const agent = new Agent({ config, logger, reloadConfig: () => loadConfig(inputs) });
+  let signals = 0;
+  const onStop = (signal: NodeJS.Signals): void => {
+    signals++;
+    if (signals > 1) {
+      logger.warn({ signal }, 'second signal: exiting immediately');
+      process.exit(1);
+    }
+    logger.info({ signal }, 'shutting down gracefully (leaving the cluster); send the signal again to exit at once');
+    void agent.shutdown({ leave: true });
+  };
+  const onHup = (): void => {
+    agent.reload().catch((err: unknown) => logger.error({ err: (err as Error).message }, 'reload failed; the running configuration is unchanged'));
+  };
+  process.on('SIGTERM', onStop);
+  process.on('SIGINT', onStop);
+  process.on('SIGHUP', onHup);
+  try {
+    await agent.start();
+  } catch (err) {
+    io.stderr(`Error starting agent: ${(err as Error).message}\n`);
+    return 1;
+  }
+  const exit = await agent.exited;
+  process.off('SIGHUP', onHup);
+  if (exit.error !== undefined) {
+    io.stderr(`Agent stopped: ${exit.error.message}\n`);
+    return 1;
+  }
+  return 0;
+}
+
+/** Registers `agent` and `dev`. `done` receives the exit code once the agent stops. */
+export function registerAgentCommands(program: Command, io: CliIo, done: (code: number, hard: boolean) => void): void {
+  const agentCmd = program.command('agent').description('run a Shoal agent');
+  const agentPaths = addAgentOptions(agentCmd);
+  agentCmd.option('--dev', 'dev mode: server on 127.0.0.1, fast gossip, temporary data dir');
+  agentCmd.action(async (opts: Record<string, unknown>) => {
+    done(await runAgent({ paths: agentPaths, flags: opts, dev: opts['dev'] === true }, io), true);
+  });
+
+  const devCmd = program.command('dev').description('run a single dev agent (server, node "dev", 127.0.0.1, temporary data dir)');
+  const devPaths = addAgentOptions(devCmd);
+  devCmd.action(async (opts: Record<string, unknown>) => {
+    done(await runAgent({ paths: devPaths, flags: { ...opts, node: opts['node'] ?? 'dev' }, dev: true }, io), true);
+  });
+}
