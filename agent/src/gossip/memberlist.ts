@@ -150,6 +150,12 @@ export class Memberlist implements GossipHost {
   /** Broadcasts a graceful leave and waits until it went out or `leavePropagateDelayMs` passed. */
   async leave(): Promise<void> {
     if (!this.running || this.membership.leaving) return;
+    if (this.numAlive() <= 1) {
+      // Nobody to tell: record our own departure and return without waiting.
+      this.membership.announceLeave(() => {});
+      this.log.info({}, 'left the cluster (no other members)');
+      return;
+    }
     let sent!: () => void;
     const done = new Promise<void>((resolve) => { sent = resolve; });
     this.membership.announceLeave(() => sent());
