@@ -5,7 +5,7 @@
 import { VirtualClock } from '../../agent/src/core/clock';
 import { SeededRandom } from '../../agent/src/core/random';
 import { defaultLanConfig, type GossipConfig } from '../../agent/src/gossip/config';
-import type { MemberEvent } from '../../agent/src/gossip/member';
+import type { GossipDelegate, MemberEvent } from '../../agent/src/gossip/member';
 import { Memberlist } from '../../agent/src/gossip/memberlist';
 import type { PushNodeState, Tags } from '../../agent/src/gossip/messages';
 import { noopGossipMetrics, type GossipMetrics } from '../../agent/src/gossip/metrics';
@@ -33,6 +33,8 @@ export interface SimOptions {
   /** Called for every membership event on every node. */
   onEvent?: (observer: SimNode, event: MemberEvent) => void;
   metrics?: (node: string) => GossipMetrics;
+  /** A delegate per member (catalog-style layers riding on gossip). */
+  delegate?: (node: string) => GossipDelegate | undefined;
 }
 
 /** Address of the i-th simulated node: 10.x.y.z:7301, unique for i < 2^24. */
@@ -63,6 +65,7 @@ export class SimCluster {
     const ml = new Memberlist({
       config, transport: this.net.transport(addr), clock: this.clock, random: this.random.fork(), tags,
       keyring: this.opts.keyring?.() ?? null, metrics: this.opts.metrics?.(name) ?? noopGossipMetrics,
+      delegate: this.opts.delegate?.(name),
     });
     const node: SimNode = { name, addr, ml, crashed: false };
     if (this.opts.onEvent) ml.on((e) => this.opts.onEvent!(node, e));

@@ -35,6 +35,11 @@ export interface GossipDelegate {
   mergeRemoteState?(state: Uint8Array, join: boolean): void;
   /** A user broadcast (see `Memberlist.broadcastUser`) arrived. */
   notifyUser?(payload: Uint8Array): void;
+  /**
+   * Answers a request sent with `Memberlist.request` over a stream (for state too large for a
+   * datagram). Throwing or returning undefined closes the stream without an answer.
+   */
+  handleRequest?(payload: Uint8Array): Uint8Array | undefined | Promise<Uint8Array | undefined>;
 }
 
 /** One answer to a cluster query. */

@@ -219,9 +219,29 @@ export class Memberlist implements GossipHost {
     this.membership.setLocalTags(frozen);
   }
 
-  /** Queues an application broadcast (delivered to every member's delegate.notifyUser). */
-  broadcastUser(payload: Uint8Array): void {
-    this.membership.broadcasts.queue(`u:${this.random.int(0x100000000)}`, encodeMessage({ type: 'user', payload }));
+  /**
+   * Queues an application broadcast, delivered to the delegate.notifyUser of the members it reaches
+   * (it is not relayed: a delegate that wants epidemic spread re-broadcasts what it receives). A
+   * broadcast with the same `key` replaces a queued one. The encoded message must fit a datagram.
+   */
+  broadcastUser(payload: Uint8Array, key?: string): void {
+    const msg = encodeMessage({ type: 'user', payload });
+    const room = this.cfg.udpBufferSize - this.sealer.overheadBytes() - COMPOUND_HEADER_BYTES - COMPOUND_PART_OVERHEAD;
+    if (msg.length > room) throw new Error(`user broadcast of ${msg.length} bytes exceeds the ${room}-byte datagram budget`);
+    this.membership.broadcasts.queue(`u:${key ?? this.random.int(0x100000000)}`, msg);
+  }
+
+  /** Largest payload `broadcastUser` accepts, in bytes (the datagram budget minus framing). */
+  maxUserBroadcastBytes(): number {
+    // msgpack adds at most 5 bytes (bin32 header) plus the type byte and the fixed array header.
+    return this.cfg.udpBufferSize - this.sealer.overheadBytes() - COMPOUND_HEADER_BYTES - COMPOUND_PART_OVERHEAD - 8;
+  }
+
+  /** Sends `payload` to the member at `addr` over a stream and resolves with its delegate's answer. */
+  async request(addr: string, payload: Uint8Array, timeoutMs = this.cfg.tcpTimeoutMs): Promise<Uint8Array> {
+    const reply = await this.exchange(addr, { type: 'user', payload }, timeoutMs, true);
+    if (reply?.type !== 'user') throw new Error(`request to ${addr}: peer answered ${reply?.type ?? 'nothing'}`);
+    return reply.payload;
   }
 
   /** Asks every alive member; resolves with the answers received before the timeout or once all answered. */
@@ -447,7 +467,12 @@ export class Memberlist implements GossipHost {
           return;
         }
         case 'queryResponse': return this.queries.handleResponse(msg);
-        case 'user': return this.notifyUser(msg.payload);
+        case 'user': {
+          if (!this.delegate?.handleRequest) return this.notifyUser(msg.payload);
+          const answer = await this.delegate.handleRequest(msg.payload);
+          if (answer !== undefined && this.running) this.sendFrame(stream, { type: 'user', payload: answer });
+          return;
+        }
         default:
           this.dropped('unexpected', 'tcp', stream.remoteAddress);
       }

@@ -190,3 +190,25 @@ test('a slow member is not declared failed and its own health score rises', asyn
   assert.ok(maxScore > 0, 'Lifeguard raised the slow node\'s score');
   await c.shutdown();
 });
+
+test('user broadcasts reach delegates, a keyed broadcast replaces a queued one, requests get answers', async () => {
+  const got = new Map<string, string[]>();
+  const c = new SimCluster({
+    seed: 14,
+    delegate: (name) => ({
+      notifyUser: (p) => got.set(name, [...(got.get(name) ?? []), Buffer.from(p).toString()]),
+      handleRequest: (p) => Buffer.from(`${name} answers ${Buffer.from(p).toString()}`),
+    }),
+  });
+  await joined(c, 4);
+  const origin = c.node('n1').ml;
+  origin.broadcastUser(Buffer.from('v1'), 'cfg');
+  origin.broadcastUser(Buffer.from('v2'), 'cfg');
+  await c.run(3000);
+  for (const name of ['seed', 'n2', 'n3']) assert.deepEqual(got.get(name), ['v2'], name);
+  assert.throws(() => origin.broadcastUser(Buffer.alloc(origin.maxUserBroadcastBytes() + 20)), /datagram budget/);
+  origin.broadcastUser(Buffer.alloc(origin.maxUserBroadcastBytes()));
+  const answer = await c.settle(origin.request(c.node('n3').addr, Buffer.from('ping')));
+  assert.equal(Buffer.from(answer).toString(), 'n3 answers ping');
+  await c.shutdown();
+});
