@@ -140,3 +140,42 @@ export interface CatalogReader extends Indexed {
   /** Checks in `status` ('any' for all) on live nodes. */
   checksInState(status: HealthStatus | 'any'): CheckRecord[];
 }
+
+/** A refused registration or config entry: every problem, each naming the field. */
+export interface ValidationProblem {
+  /** Where: a file path, or 'request body'. */
+  source: string;
+  /** Dotted path of the field, e.g. `service.checks[0].interval`. */
+  field: string;
+  message: string;
+}
+
+/** What the HTTP API needs from this agent's own services and checks (the local registry). */
+export interface LocalServices extends Indexed {
+  /** Services registered on this agent (sidecars included), sorted by id. */
+  services(): ServiceRecord[];
+  /** Checks on this agent, the node-health check included, sorted by id. */
+  checks(): CheckRecord[];
+  /**
+   * Registers (or replaces) a service from a Consul-shaped definition (`PUT
+   * /v1/agent/service/register` body, PascalCase or snake_case), with its checks and sidecar. Persisted
+   * in the data dir so it survives restarts. Rejects with a `ValidationError` listing every problem.
+   */
+  register(definition: unknown): Promise<ServiceRecord>;
+  /** Removes an API-registered service (and its sidecar and checks); false when unknown. */
+  deregister(serviceId: string): Promise<boolean>;
+  /** Puts a service into (or out of) maintenance: a critical `_service_maintenance:<id>` check. */
+  setMaintenance(serviceId: string, enable: boolean, reason: string): boolean;
+  /** Updates a TTL check (`/v1/agent/check/pass|warn|fail/:id`); false when no such TTL check. */
+  updateTtl(checkId: string, status: HealthStatus, note: string): boolean;
+}
+
+/** Thrown for refused input, carrying every problem found. */
+export class ValidationError extends Error {
+  readonly code = 'SHOAL_ERR_VALIDATION';
+
+  constructor(readonly problems: readonly ValidationProblem[]) {
+    super(problems.map((p) => `${p.source}: ${p.field}: ${p.message}`).join('\n'));
+    this.name = 'ValidationError';
+  }
+}
