@@ -53,6 +53,8 @@ export class BroadcastQueue {
     const entry: Entry = { key, msg, transmits: 0, live: true, onDone };
     this.byKey.set(key, entry);
     this.push(entry);
+    // Replacements leave stale copies; tidy now and then even when nothing is being sent.
+    if ((this.stale[0] ?? 0) > 64) this.tidy();
   }
 
   /** Number of queued broadcasts. */
@@ -86,6 +88,7 @@ export class BroadcastQueue {
     }
     // Re-add after the scan so an entry is never taken twice in one call.
     for (const e of moved) this.push(e);
+    this.tidy();
     return out;
   }
 
@@ -119,19 +122,30 @@ export class BroadcastQueue {
     else this.noteStale(t, stack);
   }
 
-  private noteStale(t: number, stack: Entry[]): void {
+  /** Counts a stale copy; compaction waits until no scan is running over the stack (see tidy). */
+  private noteStale(t: number, _stack: Entry[]): void {
     this.stale[t] = (this.stale[t] ?? 0) + 1;
-    if (this.stale[t]! * 2 > stack.length && stack.length > 16) {
-      const kept = stack.filter((e) => e.live && e.transmits === t);
-      stack.length = 0;
-      stack.push(...kept);
-      this.stale[t] = 0;
-    }
-    // Trim stale entries off the top so the common take path stays short.
-    while (stack.length > 0) {
-      const top = stack[stack.length - 1]!;
-      if (top.live && top.transmits === t) break;
-      stack.pop();
+  }
+
+  /**
+   * Compacts stacks that are mostly stale and trims stale entries off their tops, so the common take
+   * path stays short. Runs only between scans: compacting a stack while take() walks it would move
+   * entries under its index.
+   */
+  private tidy(): void {
+    for (let t = 0; t < this.stacks.length; t++) {
+      const stack = this.stacks[t]!;
+      if (this.stale[t]! * 2 > stack.length && stack.length > 16) {
+        const kept = stack.filter((e) => e.live && e.transmits === t);
+        stack.length = 0;
+        stack.push(...kept);
+        this.stale[t] = 0;
+      }
+      while (stack.length > 0) {
+        const top = stack[stack.length - 1]!;
+        if (top.live && top.transmits === t) break;
+        stack.pop();
+      }
     }
   }
 }

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { BroadcastQueue } from '../../src/gossip/broadcast-queue';
 
 const msg = (s: string, size = 10): Buffer => Buffer.from(s.padEnd(size, '.'));
@@ -67,4 +68,45 @@ test('messages larger than the budget wait without blocking smaller ones', () =>
   assert.equal(out.length, 1);
   assert.ok(out[0]!.toString().startsWith('small'));
   assert.equal(q.size(), 1);
+});
+
+test('property: under any mix of queue, replace and take, every live broadcast is sent exactly the limit', () => {
+  // Regression: retiring entries while take() walked a stack once compacted it under the scan.
+  const op = fc.oneof(
+    fc.record({ kind: fc.constant('queue' as const), key: fc.integer({ min: 0, max: 40 }), size: fc.integer({ min: 1, max: 300 }) }),
+    fc.record({ kind: fc.constant('take' as const), limit: fc.integer({ min: 0, max: 1400 }) }),
+  );
+  fc.assert(fc.property(fc.array(op, { maxLength: 400 }), fc.integer({ min: 1, max: 4 }), (ops, mult) => {
+    const q = new BroadcastQueue(mult, () => 50);
+    const limit = q.retransmitLimit();
+    const sent = new Map<string, number>();
+    const replaced = new Set<string>();
+    let serial = 0;
+    const live = new Map<number, string>();
+    for (const o of ops) {
+      if (o.kind === 'queue') {
+        const id = `m${serial++}`;
+        const prev = live.get(o.key);
+        if (prev !== undefined) replaced.add(prev);
+        live.set(o.key, id);
+        q.queue(`k${o.key}`, Buffer.from(id.padEnd(o.size, '.')));
+      } else {
+        const got = q.take(2, o.limit);
+        assert.equal(new Set(got.map((b) => b.toString())).size, got.length, 'no duplicates within one take');
+        for (const b of got) {
+          const id = b.toString().replace(/\.+$/, '');
+          sent.set(id, (sent.get(id) ?? 0) + 1);
+        }
+      }
+    }
+    for (let i = 0; i < 10_000 && q.size() > 0; i++) {
+      for (const b of q.take(2, 1400)) {
+        const id = b.toString().replace(/\.+$/, '');
+        sent.set(id, (sent.get(id) ?? 0) + 1);
+      }
+    }
+    assert.equal(q.size(), 0);
+    for (const id of live.values()) assert.equal(sent.get(id), limit, `${id} sent ${sent.get(id)} times`);
+    for (const [id, n] of sent) assert.ok(n <= limit, `${id} over the limit`);
+  }), { numRuns: 300 });
 });
