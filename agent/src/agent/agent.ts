@@ -23,6 +23,7 @@ import {
 import { AgentMetrics } from '../metrics';
 import { splitHostPort, TransportError } from '../transport/transport';
 import { UdpTcpTransport } from '../transport/udp-tcp';
+import type { AgentLifecycle } from '../systemd/lifecycle';
 import { makeDevDataDir, loadNodeId, prepareDataDir } from './data-dir';
 import { AgentError, AgentErrorCode } from './errors';
 import { ClusterKeyring } from './keyring-cluster';
@@ -31,6 +32,7 @@ import { createLogger } from './logging';
 import { pickAdvertiseAddr, resolveSeeds } from './network';
 import { diffConfig, RELOADERS } from './reload';
 import { RetryJoiner } from './retry-join';
+import { ServiceLayer } from './service-layer';
 import { agentTags } from './tags';
 import { REVISION, VERSION } from './version';
 
@@ -45,6 +47,8 @@ export interface AgentOptions {
   random?: Random;
   /** Include Node process metrics; default true. */
   processMetrics?: boolean;
+  /** Told about readiness, retry_join attempts, reloads and stopping (systemd notification); default none. */
+  lifecycle?: AgentLifecycle;
 }
 
 /** How the agent ended. */
@@ -83,6 +87,7 @@ export class Agent implements AgentApi {
   private lan: Pool | undefined;
   private wan: Pool | undefined;
   private http: HttpApiServer | undefined;
+  private services: ServiceLayer | undefined;
   private dataDir = '';
   private removeDataDirOnExit = false;
   private nodeId = '';
@@ -105,6 +110,7 @@ export class Agent implements AgentApi {
     this.starting = this.startAll().then(
       () => {
         this.state = 'running';
+        this.opts.lifecycle?.started(this);
       },
       async (err: unknown) => {
         this.log.error({ err: (err as Error).message, code: (err as { code?: string }).code }, 'agent failed to start');
@@ -126,6 +132,7 @@ export class Agent implements AgentApi {
       await this.starting?.catch(() => {});
       if (this.state === 'stopped') return;
       this.state = 'stopping';
+      this.opts.lifecycle?.stopping();
       this.lan?.joiner?.stop();
       this.wan?.joiner?.stop();
       if (opts.leave !== false) await this.leave().catch((err: unknown) => this.log.warn({ err: String(err) }, 'leave failed'));
@@ -142,6 +149,7 @@ export class Agent implements AgentApi {
     this.leaving ??= (async () => {
       const pools = [this.wan, this.lan].filter((p): p is Pool => p !== undefined);
       if (pools.length === 0) return;
+      this.opts.lifecycle?.stopping();
       this.log.info({}, 'leaving the cluster gracefully');
       await Promise.all(pools.map((p) => p.memberlist.leave()));
     })();
@@ -150,6 +158,15 @@ export class Agent implements AgentApi {
 
   /** Re-reads configuration and applies what can change at run time (now: log_level). */
   async reload(): Promise<ReloadResult> {
+    this.opts.lifecycle?.reloading();
+    try {
+      return await this.applyReload();
+    } finally {
+      this.opts.lifecycle?.reloaded();
+    }
+  }
+
+  private async applyReload(): Promise<ReloadResult> {
     const next = this.opts.reloadConfig === undefined ? this.config : await this.opts.reloadConfig();
     const { changed, restartRequired } = diffConfig(this.config, next);
     const applied: string[] = [];
@@ -157,7 +174,7 @@ export class Agent implements AgentApi {
     for (const key of changed) {
       const reloader = RELOADERS.find((r) => r.key === key);
       if (reloader === undefined) continue;
-      reloader.apply({ logger: this.log }, next);
+      reloader.apply({ logger: this.log, services: this.services }, next);
       updated[reloader.field] = next[reloader.field];
       applied.push(key);
     }
@@ -275,13 +292,25 @@ export class Agent implements AgentApi {
     if (c.advertiseAddr === undefined && picked.ambiguous.length > 0) {
       this.log.warn({ candidates: picked.ambiguous, chosen: advertise }, 'several private addresses found; set advertise_addr to choose');
     }
-    this.lan = await this.startPool('lan', c.gossipLan, c.ports.serfLan, advertise, c.ports.serfLan || 7301);
+    const services = new ServiceLayer({
+      nodeName: c.nodeName, datacenter: c.datacenter, dataDir: this.dataDir, clock: this.clock, random: this.random,
+      logger: this.log, meta: nodeMeta(c),
+    });
+    this.services = services;
+    services.loadDefinitions(c.serviceDefinitions);
+    await services.loadConfigEntries();
+    this.lan = await this.startPool('lan', c.gossipLan, c.ports.serfLan, advertise, c.ports.serfLan || 7301,
+      (ml) => services.attach(ml, advertise));
     if (c.server) this.wan = await this.startPool('wan', c.gossipWan, c.ports.serfWan, c.advertiseAddrWan ?? advertise, c.ports.serfWan || 7302);
     this.http = new HttpApiServer({
-      host: c.clientAddr, port: c.ports.http, routes: apiRoutes(this), clock: this.clock,
+      host: c.clientAddr, port: c.ports.http, clock: this.clock,
+      routes: apiRoutes(this, {
+        catalog: services.catalog, local: services.registry, configEntries: services.configEntries, clock: this.clock, random: this.random,
+      }),
       logger: this.log.child({ component: 'http' }), observer: this.metrics.http,
     });
     await this.http.start();
+    await services.start(c.clientAddr, c.ports.dns);
     this.announceBoundPorts();
     await this.startJoin('lan', c.startJoin);
     if (c.server) await this.startJoin('wan', c.startJoinWan);
@@ -295,7 +324,9 @@ export class Agent implements AgentApi {
     }, 'agent started');
   }
 
-  private async startPool(name: PoolName, gossip: GossipConfig, port: number, advertise: string, seedPort: number): Promise<Pool> {
+  private async startPool(
+    name: PoolName, gossip: GossipConfig, port: number, advertise: string, seedPort: number, attach?: (m: Memberlist) => void,
+  ): Promise<Pool> {
     const c = this.config;
     const store = new KeyringStore(joinPath(this.dataDir, name === 'lan' ? LAN_KEYRING_FILE : WAN_KEYRING_FILE));
     const choice = chooseKeyring(await store.read(), c.encrypt, store.path);
@@ -306,8 +337,9 @@ export class Agent implements AgentApi {
     const memberlist = new Memberlist({
       config: gossip, transport, clock: this.clock, random: this.random, logger,
       metrics: this.metrics.gossip.forPool(name), keyring: choice.keyring === undefined ? null : toKeyring(choice.keyring),
-      tags: agentTags(c, c.ports),
+      tags: agentTags(c, c.ports), delegate: attach === undefined ? undefined : this.services?.mux,
     });
+    attach?.(memberlist);
     const keyring = new ClusterKeyring({
       pool: memberlist, store, wan: name === 'wan', datacenter: c.datacenter, gossipIntervalMs: gossip.gossipIntervalMs, logger: this.log,
     });
@@ -356,7 +388,16 @@ export class Agent implements AgentApi {
     if (seeds.length === 0) return;
     pool.joiner = new RetryJoiner({
       pool: pool.name, seeds, capMs, maxAttempts, clock: this.clock, random: this.random, logger: this.log,
-      join: (s) => this.join(s, pool.name === 'wan'),
+      join: async (s) => {
+        let joined = false;
+        try {
+          const r = await this.join(s, pool.name === 'wan');
+          joined = r.joined > 0;
+          return r;
+        } finally {
+          this.opts.lifecycle?.joinAttempt(pool.name, joined);
+        }
+      },
       onGiveUp: (attempts) => {
         const error = new AgentError(AgentErrorCode.retryJoinExhausted,
           `retry_join${pool.name === 'wan' ? '_wan' : ''}: no seed answered in ${attempts} attempts (retry_max); stopping the agent`);
@@ -369,6 +410,7 @@ export class Agent implements AgentApi {
   /** Closes whatever was started, in reverse order. Never throws. */
   private async teardown(): Promise<void> {
     await this.http?.close().catch((err: unknown) => this.log.warn({ err: String(err) }, 'HTTP close failed'));
+    await this.services?.stop();
     for (const p of [this.wan, this.lan]) {
       if (p === undefined) continue;
       this.metrics.gossip.removePool(p.name);
@@ -412,4 +454,12 @@ function poolStats(m: Memberlist): Record<string, string> {
     encrypted: String(m.keyring !== null),
     addr: m.localMember().addr,
   };
+}
+
+/** Node metadata for the catalog: locality, so routing can prefer near instances. */
+function nodeMeta(c: AgentConfig): Record<string, string> {
+  const meta: Record<string, string> = {};
+  if (c.region !== undefined) meta['region'] = c.region;
+  if (c.zone !== undefined) meta['zone'] = c.zone;
+  return meta;
 }

@@ -5,10 +5,12 @@
  */
 import type { Logger as PinoLogger } from 'pino';
 import type { AgentConfig } from '../config';
+import type { ServiceLayer } from './service-layer';
 
 /** What a reloader can act on. */
 export interface ReloadContext {
   logger: PinoLogger;
+  services?: ServiceLayer;
 }
 
 /** One setting that can change at run time. */
@@ -21,6 +23,14 @@ export interface Reloader {
 
 /** The settings reload applies. */
 export const RELOADERS: readonly Reloader[] = [
+  {
+    // First: an invalid service file refuses the whole reload before anything else changes.
+    key: 'services',
+    field: 'serviceDefinitions',
+    apply: (ctx, next) => {
+      ctx.services?.reload(next.serviceDefinitions);
+    },
+  },
   {
     key: 'log_level',
     field: 'logLevel',
@@ -48,5 +58,7 @@ export function diffConfig(prev: AgentConfig, next: AgentConfig): { changed: str
     if (row !== undefined) changed.push(row.key);
     else restartRequired.push(configKey(field));
   }
+  // Apply in table order, so a refused service reload happens before anything else changed.
+  changed.sort((a, b) => RELOADERS.findIndex((r) => r.key === a) - RELOADERS.findIndex((r) => r.key === b));
   return { changed, restartRequired };
 }

@@ -50,8 +50,11 @@ export interface ServiceRecord {
   source: string;
 }
 
-/** Check types. `serf` is the node-health check that follows gossip state. */
-export type CheckType = 'http' | 'tcp' | 'grpc' | 'script' | 'ttl' | 'alias' | 'serf';
+/**
+ * Check types. `serf` is the node-health check that follows gossip state; `maintenance` the
+ * critical check that service or node maintenance mode adds (Consul's type of the same name).
+ */
+export type CheckType = 'http' | 'tcp' | 'grpc' | 'script' | 'ttl' | 'alias' | 'serf' | 'maintenance';
 
 /** A check's current state (Consul's HealthCheck). */
 export interface CheckRecord {

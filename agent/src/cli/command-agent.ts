@@ -5,6 +5,8 @@
 import type { Command } from 'commander';
 import { Agent, createLogger } from '../agent';
 import { AGENT_FLAGS, ConfigError, loadConfig, type ConfigPath, type LoadConfigOptions } from '../config';
+import { systemClock } from '../core/clock';
+import { systemdNotifierFromEnv } from '../systemd';
 import type { CliIo } from './io';
 
 /** Adds the agent flags (from the config flag table) plus -config-file, -config-dir; returns the ordered paths. */
@@ -36,7 +38,8 @@ export async function runAgent(inputs: LoadConfigOptions, io: CliIo): Promise<nu
     return 1;
   }
   const logger = createLogger({ level: config.logLevel, json: config.logJson });
-  const agent = new Agent({ config, logger, reloadConfig: () => loadConfig(inputs) });
+  const notifier = systemdNotifierFromEnv({ env: io.env, config, clock: systemClock, logger });
+  const agent = new Agent({ config, logger, reloadConfig: () => loadConfig(inputs), lifecycle: notifier });
   let signals = 0;
   const onStop = (signal: NodeJS.Signals): void => {
     signals++;
@@ -56,10 +59,12 @@ export async function runAgent(inputs: LoadConfigOptions, io: CliIo): Promise<nu
   try {
     await agent.start();
   } catch (err) {
+    await notifier?.close();
     io.stderr(`Error starting agent: ${(err as Error).message}\n`);
     return 1;
   }
   const exit = await agent.exited;
+  await notifier?.close();
   process.off('SIGHUP', onHup);
   if (exit.error !== undefined) {
     io.stderr(`Agent stopped: ${exit.error.message}\n`);

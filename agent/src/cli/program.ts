@@ -4,8 +4,11 @@ import { VERSION } from '../agent';
 import { CliError } from './api-client';
 import { normaliseArgv, longOptions } from './argv';
 import { registerAgentCommands } from './command-agent';
+import { registerCatalogCommands } from './command-catalog';
+import { registerConfigCommands } from './command-config';
 import { registerKeyringCommands } from './command-keyring';
 import { registerMemberCommands } from './command-members';
+import { registerServiceCommands } from './command-services';
 import type { CliIo } from './io';
 
 /** How a CLI run ended: the exit code, and whether to exit at once (the agent may leave handles open). */
@@ -28,7 +31,17 @@ export function buildProgram(io: CliIo, result: CliResult): Command {
   });
   registerMemberCommands(program, io);
   registerKeyringCommands(program, io);
-  for (const cmd of program.commands) cmd.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+  registerServiceCommands(program, io);
+  registerCatalogCommands(program, io);
+  registerConfigCommands(program, io);
+  // Every level (`config write` too) reports through io and returns instead of exiting the process.
+  const override = (cmd: Command): void => {
+    for (const sub of cmd.commands) {
+      sub.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+      override(sub);
+    }
+  };
+  override(program);
   return program;
 }
 

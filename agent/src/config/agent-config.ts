@@ -108,6 +108,12 @@ export interface AgentConfig {
   readonly gossipWan: Readonly<GossipConfig>;
   /** Config files read, in order (for /v1/agent/self and logs). */
   readonly sources: readonly string[];
+  /**
+   * The `service`, `services`, `check` and `checks` blocks of each file that has any, in file order,
+   * as written (`raw` holds only those keys). Unchecked here: the local service registry validates
+   * them as one set (`LocalRegistry.loadFiles`) and refuses the whole set on any problem.
+   */
+  readonly serviceDefinitions: readonly ParsedDocument[];
 }
 
 /** Label of the WAN pool: one pool across every cluster. */
@@ -134,10 +140,12 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<AgentCon
   const layers: Layer[] = [];
   const dev = opts.dev === true;
   if (dev) layers.push(readLayer(DEV_DEFAULTS, AGENT_SCHEMA, { source: 'dev mode' }).layer);
+  const serviceDefinitions: ParsedDocument[] = [];
   for (const doc of [...read.docs, ...(opts.documents ?? [])]) {
     const r = readLayer(doc.raw, AGENT_SCHEMA, { source: doc.source });
     layers.push(r.layer);
     problems.push(...r.problems);
+    if (Object.keys(r.passthrough).length > 0) serviceDefinitions.push({ source: doc.source, raw: r.passthrough });
   }
   if (opts.flags !== undefined) {
     const { raw, label } = flagsToDocument(opts.flags);
@@ -146,7 +154,7 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<AgentCon
     problems.push(...r.problems);
   }
   const sources = read.docs.map((d) => d.source);
-  const built = buildConfig(mergeLayers(layers), { dev, hostname: opts.hostname ?? osHostname(), sources });
+  const built = buildConfig(mergeLayers(layers), { dev, hostname: opts.hostname ?? osHostname(), sources, serviceDefinitions });
   problems.push(...built.problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return built.config;
@@ -164,7 +172,7 @@ const PROFILES: Record<GossipProfile, (node: string, label: string) => GossipCon
 /** Builds the typed config from merged settings and checks what spans several keys. */
 export function buildConfig(
   merged: Layer,
-  opts: { dev: boolean; hostname: string; sources: readonly string[] },
+  opts: { dev: boolean; hostname: string; sources: readonly string[]; serviceDefinitions?: readonly ParsedDocument[] },
 ): { config: AgentConfig; problems: ConfigProblem[] } {
   const problems: ConfigProblem[] = [];
   const get = <T>(path: string, fallback: T): T => (merged.get(path)?.value as T | undefined) ?? fallback;
@@ -244,6 +252,7 @@ export function buildConfig(
     gossipLan,
     gossipWan,
     sources: [...opts.sources],
+    serviceDefinitions: [...(opts.serviceDefinitions ?? [])],
   };
   return { config: deepFreeze(config), problems };
 }
@@ -290,10 +299,13 @@ export function isUnspecified(addr: string): boolean {
   return addr === '0.0.0.0' || addr === '::' || /^[0:]+$/.test(addr);
 }
 
-/** A copy of the configuration that is safe to log or show: the key is replaced by whether one is set. */
+/**
+ * A copy of the configuration that is safe to log or show: the key is replaced by whether one is set,
+ * and service definitions by the files they came from (check headers often carry tokens).
+ */
 export function redactedConfig(c: AgentConfig): Record<string, unknown> {
-  const { encrypt, ...rest } = c;
-  return { ...rest, encrypt: encrypt === undefined ? false : '[redacted]' };
+  const { encrypt, serviceDefinitions, ...rest } = c;
+  return { ...rest, encrypt: encrypt === undefined ? false : '[redacted]', serviceDefinitions: serviceDefinitions.map((d) => d.source) };
 }
 
 function deepFreeze<T>(v: T): T {

@@ -29,27 +29,36 @@ export interface LayerOrigin {
   coerceStrings?: boolean;
 }
 
+/** What one document yields: checked settings, problems, and its passthrough keys' values as written. */
+export interface LayerResult {
+  layer: Layer;
+  problems: ConfigProblem[];
+  /** Top-level passthrough keys (`service`, `checks`, ...) to their unchecked values; empty when none. */
+  passthrough: Record<string, unknown>;
+}
+
 /** Reads `raw` against `schema`, returning every value that checked out and a problem for each that did not. */
-export function readLayer(raw: unknown, schema: Schema, origin: LayerOrigin): { layer: Layer; problems: ConfigProblem[] } {
+export function readLayer(raw: unknown, schema: Schema, origin: LayerOrigin): LayerResult {
   const layer: Layer = new Map();
   const problems: ConfigProblem[] = [];
+  const passthrough: Record<string, unknown> = {};
   const label = origin.label ?? ((p: string) => p);
   const problem = (path: string, message: string): void => {
     problems.push({ source: origin.source, field: label(path), message });
   };
   if (!isPlainObject(raw)) {
     problems.push({ source: origin.source, field: '', message: 'expected an object of settings at the top level' });
-    return { layer, problems };
+    return { layer, problems, passthrough };
   }
-  walk(raw, schema, '', layer, problem, origin, label);
-  return { layer, problems };
+  walk(raw, schema, '', { layer, passthrough }, problem, origin, label);
+  return { layer, problems, passthrough };
 }
 
 function walk(
   obj: Record<string, unknown>,
   schema: Schema,
   prefix: string,
-  layer: Layer,
+  out: { layer: Layer; passthrough: Record<string, unknown> },
   problem: (path: string, message: string) => void,
   origin: LayerOrigin,
   label: (path: string) => string,
@@ -65,12 +74,16 @@ function walk(
     if (spec.kind === 'block') {
       const blocks = blockObjects(value);
       if (blocks === undefined) problem(path, expectedOf(spec));
-      else for (const b of blocks) walk(b, spec.fields, path, layer, problem, origin, label);
+      else for (const b of blocks) walk(b, spec.fields, path, out, problem, origin, label);
+      continue;
+    }
+    if (spec.kind === 'passthrough') {
+      out.passthrough[path] = value;
       continue;
     }
     const checked = checkValue(spec, value, origin.coerceStrings === true);
     if ('error' in checked) problem(path, checked.error);
-    else layer.set(path, { value: checked.value, source: origin.source, label: label(path) });
+    else out.layer.set(path, { value: checked.value, source: origin.source, label: label(path) });
   }
 }
 
@@ -113,6 +126,7 @@ function checkValue(spec: FieldSpec, value: unknown, coerce: boolean): { value: 
       return { value: [...value] };
     }
     case 'block':
+    case 'passthrough':
       return { error: expectedOf(spec) };
   }
 }

@@ -18,7 +18,12 @@ export type FieldSpec =
   | { kind: 'duration' }
   | { kind: 'enum'; values: readonly string[] }
   | { kind: 'list'; check?: ValueCheck }
-  | { kind: 'block'; fields: Schema };
+  | { kind: 'block'; fields: Schema }
+  /**
+   * Passed through unchecked, per document, for the part that owns the shape to validate (service
+   * and check definitions go to the local service registry, which validates them as a whole set).
+   */
+  | { kind: 'passthrough' };
 
 /** A set of keys, one level of nesting. */
 export type Schema = Readonly<Record<string, FieldSpec>>;
@@ -144,6 +149,11 @@ export const AGENT_SCHEMA: Schema = {
   profile: { kind: 'enum', values: GOSSIP_PROFILES },
   gossip_lan: gossipBlock,
   gossip_wan: gossipBlock,
+  // Consul's service definitions in agent config files; validated by the local service registry.
+  service: { kind: 'passthrough' },
+  services: { kind: 'passthrough' },
+  check: { kind: 'passthrough' },
+  checks: { kind: 'passthrough' },
 };
 
 /** Human description of what a spec accepts, for problems. */
@@ -163,5 +173,7 @@ export function expectedOf(spec: FieldSpec): string {
       return 'expected a list of strings';
     case 'block':
       return 'expected a block of settings';
+    case 'passthrough':
+      return 'expected a definition';
   }
 }

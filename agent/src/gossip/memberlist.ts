@@ -478,6 +478,8 @@ export class Memberlist implements GossipHost {
       }
     } catch (err) {
       if (err instanceof CodecError) this.dropped(err.reason, 'tcp', stream.remoteAddress, err);
+      // The transport refused a frame over its size bound and destroyed the stream: a dropped input too.
+      else if (err instanceof TransportError && err.reason === 'oversize') this.dropped('oversize', 'tcp', stream.remoteAddress, err);
       else this.log.debug({ peer: stream.remoteAddress, err: errorText(err) }, 'inbound stream failed');
     } finally {
       stream.close();

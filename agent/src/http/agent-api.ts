@@ -2,6 +2,10 @@
  * What the HTTP API needs from the agent. The agent implements it; route tests use a fake. Keeping
  * the contract here means the HTTP layer never reaches into the agent's internals.
  */
+import type { CatalogReader, LocalServices } from '../catalog/types';
+import type { ConfigEntries } from '../config-entries/types';
+import type { Clock } from '../core/clock';
+import type { Random } from '../core/random';
 import type { JoinResult } from '../gossip/memberlist';
 import type { Member } from '../gossip/member';
 
@@ -71,4 +75,22 @@ export interface AgentApi {
   keyringOperation(op: KeyringOperation, key: string): Promise<KeyringReport[]>;
   /** Prometheus exposition. */
   metricsText(): Promise<{ contentType: string; text: string }>;
+}
+
+/**
+ * The stores behind the service endpoints, passed to `apiRoutes` beside the agent. Each is optional:
+ * the routes of a missing store are not mounted (their paths answer 404), so the agent can start its
+ * API before (or without) a store, and route tests pass only the fakes they need.
+ */
+export interface ApiDependencies {
+  /** `/v1/catalog/*`, `/v1/health/*`: the replicated catalog as this agent sees it. */
+  catalog?: CatalogReader;
+  /** `/v1/agent/services`, `/v1/agent/service/*`, `/v1/agent/checks`, `/v1/agent/check/*`: this agent's own registry. */
+  local?: LocalServices;
+  /** `/v1/config*`: the replicated config entry store. */
+  configEntries?: ConfigEntries;
+  /** Times blocking queries (`?index=&wait=`); default the system clock. */
+  clock?: Clock;
+  /** Jitters blocking-query waits by up to wait/16, as Consul does; default the system random source. */
+  random?: Random;
 }

@@ -32,13 +32,24 @@ export function badRequest(message: string): HttpError {
   return new HttpError(400, message, HttpErrorCode.badRequest);
 }
 
-/** Status, code and message of any thrown value; unknown errors are 500s. */
-export function describeError(err: unknown): { status: number; code: string; message: string; headers: Record<string, string> } {
-  const e = err as { status?: unknown; code?: unknown; message?: unknown; headers?: unknown };
+/** One refused field, as a reply's `problems` lists it (a `ValidationError`'s problems). */
+export interface ProblemJson {
+  source: string;
+  field: string;
+  message: string;
+}
+
+/** Status, code, message and extra headers of any thrown value; unknown errors are 500s. */
+export function describeError(err: unknown): {
+  status: number; code: string; message: string; headers: Record<string, string>; problems?: ProblemJson[];
+} {
+  const e = err as { status?: unknown; code?: unknown; message?: unknown; headers?: unknown; problems?: unknown };
   const message = typeof e?.message === 'string' ? e.message : String(err);
   const code = typeof e?.code === 'string' && e.code.startsWith('SHOAL_ERR_') ? e.code : HttpErrorCode.internal;
   let status = typeof e?.status === 'number' && e.status >= 400 && e.status < 600 ? e.status : 500;
-  if (status === 500 && code === 'SHOAL_ERR_CONFIG_INVALID') status = 400;
+  // Refused operator input (agent config, a service definition, a config entry) is the caller's fault.
+  if (status === 500 && (code === 'SHOAL_ERR_CONFIG_INVALID' || code === 'SHOAL_ERR_VALIDATION')) status = 400;
   const headers = typeof e?.headers === 'object' && e.headers !== null ? (e.headers as Record<string, string>) : {};
-  return { status, code, message, headers };
+  const problems = Array.isArray(e?.problems) ? (e.problems as ProblemJson[]).map((p) => ({ source: String(p.source), field: String(p.field), message: String(p.message) })) : undefined;
+  return problems === undefined ? { status, code, message, headers } : { status, code, message, headers, problems };
 }

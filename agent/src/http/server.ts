@@ -114,7 +114,9 @@ export class HttpApiServer {
     } catch (err) {
       const e = describeError(err);
       if (e.status >= 500) this.log.error({ method: req.method, path: safePath(req.url), err: e.message }, 'HTTP request failed');
-      reply = { status: e.status, body: { error: e.message, code: e.code }, headers: e.headers };
+      // Refused input lists every problem, so a client (the CLI) can show each on its own line.
+      const body = e.problems === undefined ? { error: e.message, code: e.code } : { error: e.message, code: e.code, problems: e.problems };
+      reply = { status: e.status, body, headers: e.headers };
     }
     this.send(req, res, reply);
     const status = reply.status ?? 200;
