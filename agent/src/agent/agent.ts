@@ -227,6 +227,11 @@ export class Agent implements AgentApi {
     return this.config;
   }
 
+  /** Services registered on this agent (for readiness reports such as systemd's STATUS line). */
+  serviceCount(): number {
+    return this.services?.registry.services().length ?? 0;
+  }
+
   // ---- AgentApi (HTTP) ----
 
   lanMembers(): Member[] {
