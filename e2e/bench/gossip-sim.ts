@@ -78,7 +78,7 @@ function expectations(n: number): Record<string, string> {
   // Push gossip with fanout f: about log_{f+1}(N) rounds to reach most, ln(N)/f more for the tail.
   const rounds = Math.log(n) / Math.log(fanout + 1) + Math.log(n) / fanout;
   const spread = rounds * lan.gossipIntervalMs;
-  const minSusp = lan.suspicionMult * Math.max(1, Math.log10(n + 1)) * T;
+  const minSusp = lan.suspicionMult * Math.log10(n + 1) * T;
   const entryBytes = 60;
   const pushPullEvery = lan.pushPullIntervalMs * (n <= 32 ? 1 : Math.ceil(Math.log2(n) - 5) + 1);
   const probeBytes = 2 * (60 + 25); // ping + ack each second, with envelope

@@ -56,6 +56,8 @@ export interface JoinResult {
 
 /** How often dead and left members are checked for reaping, in ms. */
 const REAP_CHECK_MS = 5_000;
+/** Members told directly of our join or leave (the rest learn by gossip). */
+const DIRECT_ANNOUNCE_LIMIT = 64;
 /** Inbound messages handled per drain before yielding the event loop. */
 const DRAIN_BATCH = 256;
 
@@ -143,7 +145,10 @@ export class Memberlist implements GossipHost {
         result.errors.push({ addr, error: errorText(err) });
       }
     }));
-    if (result.joined > 0) this.log.info({ joined: result.joined, members: this.numAlive() }, 'joined cluster');
+    if (result.joined > 0) {
+      this.log.info({ joined: result.joined, members: this.numAlive() }, 'joined cluster');
+      this.announceDirect(this.aliveSelf());
+    }
     return result;
   }
 
@@ -159,7 +164,9 @@ export class Memberlist implements GossipHost {
     let sent!: () => void;
     const done = new Promise<void>((resolve) => { sent = resolve; });
     this.membership.announceLeave(() => sent());
-    // Push the leave out now rather than waiting for the next gossip tick.
+    const local = this.membership.local();
+    this.announceDirect({ type: 'dead', incarnation: local.incarnation, node: local.name, from: local.name });
+    // Push the queued broadcasts out now rather than waiting for the next gossip tick.
     this.gossip();
     const timeout = this.clock.sleep(this.cfg.leavePropagateDelayMs);
     await Promise.race([Promise.all([done, this.clock.sleep(Math.min(200, this.cfg.leavePropagateDelayMs))]), timeout]);
@@ -527,6 +534,22 @@ export class Memberlist implements GossipHost {
     };
     // Random phase so co-started agents do not fire in lockstep.
     this.timers.set(name, this.clock.setTimer(this.random.float() * intervalMs(), run));
+  }
+
+  /**
+   * Sends a join or leave announcement straight to up to DIRECT_ANNOUNCE_LIMIT random live members,
+   * besides queueing it for gossip. Gossip alone sends each update retransmitMult x ceil(log10(N+1))
+   * times per member, which in a small cluster misses one member in a few percent of cases for longer
+   * than an operator expects; joins and leaves are rare, so one datagram per member is cheap.
+   */
+  private announceDirect(msg: Message): void {
+    const targets = this.membership.table.randomMembers(DIRECT_ANNOUNCE_LIMIT, (r) => r.state === 'alive');
+    for (const t of targets) this.sendPacket(t.addr, [msg]);
+  }
+
+  private aliveSelf(): Message {
+    const r = this.membership.local();
+    return { type: 'alive', incarnation: r.incarnation, node: r.name, addr: r.addr, tags: r.tags, protocol: r.protocol };
   }
 
   /** One gossip round: broadcasts to a few random members, including recently dead ones. */

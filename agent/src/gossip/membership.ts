@@ -128,6 +128,10 @@ export class Membership {
     r.incarnation = s.incarnation;
     this.table.setState(r, 'suspect', this.clock.now());
     r.suspicion = this.newSuspicion(r, s.from);
+    // Probe it next: a dead member then collects its independent confirmations within about one
+    // probe interval (so the suspicion shrinks to its minimum), and a live one hears the rumour
+    // directly (the ping carries it) and refutes sooner.
+    this.table.probeNext(r.name);
     this.emit('suspect', r);
   }
 
@@ -135,8 +139,14 @@ export class Membership {
   deadNode(d: DeadMessage): void {
     const r = this.table.get(d.node);
     if (!r || d.incarnation < r.incarnation) return;
-    if (r.state === 'dead' || r.state === 'left') return;
     const left = d.from === d.node;
+    if (r.state === 'left') return;
+    if (r.state === 'dead') {
+      // A member we declared failed may have left gracefully while we could not hear it: its own leave
+      // notice corrects our record (serf does the same with leave intents), so it never stays failed.
+      if (left) this.markLeftAfterDeath(r, d);
+      return;
+    }
     if (d.node === this.cfg.nodeName && !this.leaving) {
       this.refute(r, d.incarnation);
       this.log.warn({ from: d.from, incarnation: d.incarnation }, 'refuting a death report about this node');
@@ -150,6 +160,14 @@ export class Membership {
     if (!left) this.metrics.failure();
     this.log.info({ node: r.name, addr: r.addr, from: d.from }, left ? 'member left' : 'member failed');
     this.emit(left ? 'left' : 'failed', r);
+  }
+
+  private markLeftAfterDeath(r: NodeRecord, d: DeadMessage): void {
+    this.queueNode(r.name, d);
+    r.incarnation = d.incarnation;
+    this.table.setState(r, 'left', this.clock.now());
+    this.log.info({ node: r.name, addr: r.addr }, 'member marked failed had left gracefully');
+    this.emit('left', r);
   }
 
   /** Removes dead and left members whose reap time passed; returns how many went. */

@@ -144,6 +144,21 @@ export class MemberTable {
     return undefined;
   }
 
+  /** Moves `name` to the front of the remaining probe order, so it is probed at the next tick. */
+  probeNext(name: string): void {
+    const j = this.probeOrder.indexOf(name);
+    if (j < 0) return;
+    if (j >= this.probeIndex) {
+      this.probeOrder[j] = this.probeOrder[this.probeIndex]!;
+      this.probeOrder[this.probeIndex] = name;
+      return;
+    }
+    // Already probed this round: probe it once more now.
+    this.probeOrder.splice(j, 1);
+    this.probeIndex--;
+    this.probeOrder.splice(this.probeIndex, 0, name);
+  }
+
   /**
    * Up to k distinct random records accepted by `filter` (memberlist's kRandomNodes: bounded tries,
    * so it never loops forever when few members qualify).

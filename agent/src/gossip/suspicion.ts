@@ -7,12 +7,12 @@
 import type { Clock, TimerHandle } from '../core/clock';
 
 /**
- * The minimum suspicion timeout in ms: suspicionMult x max(1, log10(n + 1)) x probeIntervalMs, where n
- * is the number of alive members. The floor of 1 keeps small clusters from declaring death faster than
- * suspicionMult probe intervals (memberlist clamps the same way).
+ * The minimum suspicion timeout in ms: suspicionMult x log10(n + 1) x probeIntervalMs, where n is the
+ * number of alive members (Lifeguard's formula; memberlist additionally floors the log at 1, which
+ * only matters below 9 members).
  */
 export function suspicionTimeoutMs(suspicionMult: number, n: number, probeIntervalMs: number): number {
-  const nodeScale = Math.max(1, Math.log10(Math.max(1, n + 1)));
+  const nodeScale = Math.log10(Math.max(1, n + 1));
   // Rounded to the millisecond so timers stay integral.
   return Math.round(suspicionMult * nodeScale * probeIntervalMs);
 }

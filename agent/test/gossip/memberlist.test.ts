@@ -217,3 +217,43 @@ test('user broadcasts reach delegates, a keyed broadcast replaces a queued one, 
   assert.equal(Buffer.from(answer).toString(), 'n3 answers ping');
   await c.shutdown();
 });
+
+test('a member marked failed that then leaves is corrected to left everywhere', async () => {
+  const c = new SimCluster({ seed: 15 });
+  await joined(c, 4);
+  // n1 cannot hear n2 for a while and declares it failed; n2 is fine and later leaves.
+  c.net.partition([c.node('n1').addr], [c.node('n2').addr]);
+  await c.runUntil(() => c.node('n1').ml.member('n2')?.state === 'dead', 60_000);
+  c.net.heal();
+  await c.run(40_000);
+  const leaver = c.node('n2');
+  await Promise.all([leaver.ml.leave(), c.run(1500)]);
+  await leaver.ml.shutdown();
+  leaver.crashed = true;
+  await c.run(5000);
+  assert.deepEqual(c.viewOf('n2'), { left: 3 });
+  await c.shutdown();
+});
+
+test('7 members: a crash is detected everywhere within 10 s and a join reaches all within 3 s, over many seeds', async (t) => {
+  const detect: number[] = [];
+  const spread: number[] = [];
+  for (let seed = 100; seed < 130; seed++) {
+    const c = new SimCluster({ seed });
+    await joined(c, 6);
+    const late = await c.add('late');
+    const t0 = c.clock.now();
+    await c.settle(late.ml.join([c.node('seed').addr]));
+    const tj = await c.runUntil(() => (c.viewOf('late').alive ?? 0) === 6, 30_000, 10);
+    spread.push(tj < 0 ? Infinity : tj + (c.clock.now() - t0 - tj));
+    await c.run(5000);
+    c.crash('n3');
+    detect.push(await c.runUntil(() => (c.viewOf('n3').dead ?? 0) === 6, 60_000, 10));
+    await c.shutdown();
+  }
+  const max = (xs: number[]): number => Math.max(...xs.map((x) => (x < 0 ? Infinity : x)));
+  t.diagnostic(`crash -> dead everywhere, ms: max ${max(detect)}, all ${detect.join(' ')}`);
+  t.diagnostic(`join -> known by all, ms: max ${max(spread)}, all ${spread.join(' ')}`);
+  assert.ok(max(detect) < 10_000, `detection times ${detect.join(', ')}`);
+  assert.ok(max(spread) < 3_000, `join spread times ${spread.join(', ')}`);
+});
