@@ -299,7 +299,7 @@ export class Agent implements AgentApi {
     }
     const services = new ServiceLayer({
       nodeName: c.nodeName, datacenter: c.datacenter, dataDir: this.dataDir, clock: this.clock, random: this.random,
-      logger: this.log, meta: nodeMeta(c),
+      logger: this.log, meta: nodeMeta(c, this.nodeId),
     });
     this.services = services;
     services.loadDefinitions(c.serviceDefinitions);
@@ -461,9 +461,9 @@ function poolStats(m: Memberlist): Record<string, string> {
   };
 }
 
-/** Node metadata for the catalog: locality, so routing can prefer near instances. */
-function nodeMeta(c: AgentConfig): Record<string, string> {
-  const meta: Record<string, string> = {};
+/** Node metadata for the catalog: the node ID (Consul's node `ID`) and locality, so routing can prefer near instances. */
+function nodeMeta(c: AgentConfig, nodeId: string): Record<string, string> {
+  const meta: Record<string, string> = { 'node-id': nodeId };
   if (c.region !== undefined) meta['region'] = c.region;
   if (c.zone !== undefined) meta['zone'] = c.zone;
   return meta;

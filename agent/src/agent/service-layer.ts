@@ -65,8 +65,9 @@ export class ServiceLayer {
 
   /** Reads persisted config entries (a corrupt file is moved aside and logged; peers refill it). */
   async loadConfigEntries(): Promise<void> {
-    const r = await this.configEntries.load();
-    this.opts.logger.info({ component: 'config-entries', ...r }, 'config entries loaded');
+    // The outcome only: `state` holds every record (the store itself logs the counts).
+    const { state: _state, ...outcome } = await this.configEntries.load();
+    this.opts.logger.info({ component: 'config-entries', ...outcome }, 'config entries loaded');
   }
 
   /** Attaches the catalog and config entries to the LAN pool; call before the pool starts. */

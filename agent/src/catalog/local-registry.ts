@@ -158,9 +158,11 @@ export class LocalRegistry implements LocalServices {
    */
   loadFiles(definitions: readonly { source: string; raw: unknown }[]): ValidationProblem[] {
     const parsed = parseDefinitionDocuments(definitions);
-    if (parsed.problems.length > 0) return parsed.problems;
+    // Set rules (duplicate ids, port clashes) run over the definitions that parsed, so an operator
+    // learns about every mistake in one run; definitions with field problems are already left out.
     const plan = this.plan(parsed.set, this.api, 'files', new Set());
-    if (plan.problems.length > 0) return plan.problems;
+    const problems = [...parsed.problems, ...plan.problems];
+    if (problems.length > 0) return problems;
     this.fileSet = parsed.set;
     this.reaped.clear();
     this.commit(plan);

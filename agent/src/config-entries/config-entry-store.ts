@@ -54,7 +54,11 @@ export class ConfigEntryStore implements ConfigEntries {
   private readonly waveTimers = new Set<TimerHandle>();
   private readonly counters = { dropped: { decode: 0, shape: 0, size: 0, type: 0, skew: 0 }, applied: 0, pushed: 0 };
   private hlc: HybridClock;
-  private lastIndex = 0;
+  /**
+   * Index 1 is the empty store's (0 makes Consul clients spin), so the first write gets 2: a write
+   * must change the index, or blocking queries held at 1 would not wake for it.
+   */
+  private lastIndex = 1;
   private mux: CatalogMux | undefined;
   private members: EntryMembership | undefined;
   private gcTimer: TimerHandle | undefined;

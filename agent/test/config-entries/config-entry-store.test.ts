@@ -52,6 +52,20 @@ test('put, get, list, delete; indexes; createIndex kept across updates', async (
   await assert.rejects(s.put({ Kind: 'service-defaults', Name: 'x', Protocol: 'udp' }), ValidationError);
 });
 
+test('the first write on an empty store moves the index past what a blocking query saw', async () => {
+  // Regression: an empty store reported index 1 and its first write got index 1 too, so a watch
+  // holding ?index=1 never woke.
+  const s = memoryStore();
+  const before = s.index();
+  assert.ok(before > 0, 'X-Consul-Index must be > 0 even when empty');
+  let woke = 0;
+  s.subscribe(() => woke++);
+  await s.put(defaults('web'));
+  assert.ok(s.index() > before, `index ${s.index()} after the first write, ${before} before`);
+  assert.ok(s.get('service-defaults', 'web')!.modifyIndex > before);
+  assert.ok(woke > 0);
+});
+
 test('cas: 0 writes only if absent (deleted counts as absent); otherwise the current ModifyIndex', async () => {
   const s = memoryStore();
   assert.equal(await s.put(defaults('web'), { cas: 0 }), true);
