@@ -56,7 +56,7 @@ export interface JoinResult {
 
 /** How often dead and left members are checked for reaping, in ms. */
 const REAP_CHECK_MS = 5_000;
-/** Members told directly of our join or leave (the rest learn by gossip). */
+/** Members told directly of a join, leave or failure (the rest learn by gossip). */
 const DIRECT_ANNOUNCE_LIMIT = 64;
 /** Inbound messages handled per drain before yielding the event loop. */
 const DRAIN_BATCH = 256;
@@ -111,6 +111,7 @@ export class Memberlist implements GossipHost {
     const broadcasts = new BroadcastQueue(this.cfg.retransmitMult, () => table.liveCount());
     this.membership = new Membership(this.cfg, table, broadcasts, new Awareness(this.cfg.awarenessMaxMultiplier),
       this.clock, this.metrics, this.log);
+    this.membership.announce = (msg) => this.announceDirect(msg);
     this.prober = new Prober(this);
     this.queries = new Queries(this);
     this.badInputLog = new RateLimitedLog(() => this.clock.now());
@@ -537,10 +538,11 @@ export class Memberlist implements GossipHost {
   }
 
   /**
-   * Sends a join or leave announcement straight to up to DIRECT_ANNOUNCE_LIMIT random live members,
-   * besides queueing it for gossip. Gossip alone sends each update retransmitMult x ceil(log10(N+1))
-   * times per member, which in a small cluster misses one member in a few percent of cases for longer
-   * than an operator expects; joins and leaves are rare, so one datagram per member is cheap.
+   * Sends a join, leave or failure announcement straight to up to DIRECT_ANNOUNCE_LIMIT random live
+   * members, besides queueing it for gossip. Gossip alone sends each update retransmitMult x
+   * ceil(log10(N+1)) times per member, which in a small cluster misses one member in a few percent of
+   * cases for longer than an operator expects; these events are rare, so one datagram per member is
+   * cheap.
    */
   private announceDirect(msg: Message): void {
     const targets = this.membership.table.randomMembers(DIRECT_ANNOUNCE_LIMIT, (r) => r.state === 'alive');

@@ -38,6 +38,11 @@ function sameTags(a: Tags, b: Tags): boolean {
 export class Membership {
   /** True once leave() started: rumours of our death are then accepted, not refuted. */
   leaving = false;
+  /**
+   * Sends a message straight to many members at once, besides gossip (set by the memberlist). Used
+   * when this node's own suspicion timer declares a member dead, so no member waits for its own timer.
+   */
+  announce: ((msg: DeadMessage) => void) | undefined;
   private readonly listeners: ((e: MemberEvent) => void)[] = [];
 
   constructor(
@@ -239,7 +244,9 @@ export class Membership {
     return new Suspicion(this.clock, from, k, min, max, () => {
       if (r.state !== 'suspect' || r.incarnation !== incarnation) return;
       this.log.info({ node: r.name, suspectedForMs: this.clock.now() - r.stateChangedAtMs }, 'suspicion timed out');
-      this.deadNode({ type: 'dead', incarnation, node: r.name, from: this.cfg.nodeName });
+      const dead: DeadMessage = { type: 'dead', incarnation, node: r.name, from: this.cfg.nodeName };
+      this.deadNode(dead);
+      this.announce?.(dead);
     });
   }
 
