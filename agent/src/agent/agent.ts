@@ -20,7 +20,7 @@ import { Memberlist, type JoinResult } from '../gossip/memberlist';
 import {
   apiRoutes, HttpApiServer, type AgentApi, type AgentSelf, type KeyringOperation, type KeyringReport, type ReloadResult,
 } from '../http';
-import { AgentMetrics } from '../metrics';
+import { AgentMetrics, registerServiceMetrics } from '../metrics';
 import { splitHostPort, TransportError } from '../transport/transport';
 import { UdpTcpTransport } from '../transport/udp-tcp';
 import type { AgentLifecycle } from '../systemd/lifecycle';
@@ -302,6 +302,7 @@ export class Agent implements AgentApi {
       logger: this.log, meta: nodeMeta(c, this.nodeId),
     });
     this.services = services;
+    registerServiceMetrics(this.metrics.registry, services.metricSources());
     services.loadDefinitions(c.serviceDefinitions);
     await services.loadConfigEntries();
     this.lan = await this.startPool('lan', c.gossipLan, c.ports.serfLan, advertise, c.ports.serfLan || 7301,

@@ -16,6 +16,7 @@ import type { Clock } from '../core/clock';
 import type { Random } from '../core/random';
 import { DnsServer } from '../dns';
 import type { Memberlist } from '../gossip/memberlist';
+import type { ServiceLayerSources } from '../metrics';
 import { GossipMux } from './gossip-mux';
 
 /** What the service layer needs to know about this node. */
@@ -108,6 +109,22 @@ export class ServiceLayer {
   /** Re-reads service definitions; throws a ValidationError (and changes nothing) on any problem. */
   reload(docs: readonly ParsedDocument[]): void {
     this.loadDefinitions(docs);
+  }
+
+  /** What the service-layer metrics read at scrape time. */
+  metricSources(): ServiceLayerSources {
+    return {
+      localChecks: () => this.registry.checks(),
+      catalog: () => {
+        const c = this.catalog;
+        if (!c) return undefined;
+        let instances = 0;
+        for (const n of c.nodes()) instances += n.services.length;
+        return { stats: c.stats(), nodes: c.nodes().length, instances };
+      },
+      configEntries: () => ({ stats: this.configEntries.stats(), entries: this.configEntries.list().length }),
+      dns: () => this.dns?.stats(),
+    };
   }
 
   /** The DNS server's bound address, when running. */
