@@ -4,6 +4,7 @@ import { VERSION } from '../agent';
 import { CliError } from './api-client';
 import { normaliseArgv, longOptions } from './argv';
 import { registerAgentCommands } from './command-agent';
+import { registerCaCommands } from './command-ca';
 import { registerCatalogCommands } from './command-catalog';
 import { registerConfigCommands } from './command-config';
 import { registerKeyringCommands } from './command-keyring';
@@ -34,6 +35,7 @@ export function buildProgram(io: CliIo, result: CliResult): Command {
   registerServiceCommands(program, io);
   registerCatalogCommands(program, io);
   registerConfigCommands(program, io);
+  registerCaCommands(program, io);
   // Every level (`config write` too) reports through io and returns instead of exiting the process.
   const override = (cmd: Command): void => {
     for (const sub of cmd.commands) {
