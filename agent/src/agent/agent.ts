@@ -305,13 +305,19 @@ export class Agent implements AgentApi {
     registerServiceMetrics(this.metrics.registry, services.metricSources());
     services.loadDefinitions(c.serviceDefinitions);
     await services.loadConfigEntries();
+    if (c.ca !== undefined) {
+      await services.prepareCa({
+        config: c.ca, dev: c.dev, server: c.server, grpcHost: c.bindAddr, grpcPort: c.ports.grpc, defaultIntentionPolicy: c.defaultIntentionPolicy,
+        registry: this.metrics.registry, onTagsChanged: () => this.publishTags(),
+      });
+    }
     this.lan = await this.startPool('lan', c.gossipLan, c.ports.serfLan, advertise, c.ports.serfLan || 7301,
       (ml) => services.attach(ml, advertise));
     if (c.server) this.wan = await this.startPool('wan', c.gossipWan, c.ports.serfWan, c.advertiseAddrWan ?? advertise, c.ports.serfWan || 7302);
     this.http = new HttpApiServer({
       host: c.clientAddr, port: c.ports.http, clock: this.clock,
       routes: apiRoutes(this, {
-        catalog: services.catalog, local: services.registry, configEntries: services.configEntries, clock: this.clock, random: this.random,
+        catalog: services.catalog, local: services.registry, configEntries: services.configEntries, connect: services.ca, clock: this.clock, random: this.random,
       }),
       logger: this.log.child({ component: 'http' }), observer: this.metrics.http,
     });
@@ -367,16 +373,21 @@ export class Agent implements AgentApi {
   private announceBoundPorts(): void {
     const portOf = (p: Pool | undefined, fallback: number): number => (p === undefined ? fallback : splitHostPort(p.memberlist.localMember().addr).port);
     const c = this.config;
-    const bound: PortsConfig = {
+    this.ports = {
       ...c.ports,
       http: this.http?.address().port ?? c.ports.http,
+      grpc: this.services?.ca?.grpcPort ?? c.ports.grpc,
       serfLan: portOf(this.lan, c.ports.serfLan),
       serfWan: portOf(this.wan, c.ports.serfWan),
     };
-    this.ports = bound;
-    if (bound.http === c.ports.http && bound.serfLan === c.ports.serfLan && bound.serfWan === c.ports.serfWan) return;
-    const tags = agentTags(c, bound);
-    this.lan?.memberlist.setTags(tags);
+    this.publishTags();
+  }
+
+  /** Sets the pools' tags: the agent's (with bound ports) and, on the LAN pool, the CA's (they change with leaves and rotations). */
+  private publishTags(): void {
+    if (this.state !== 'starting' && this.state !== 'running') return;
+    const tags = agentTags(this.config, this.ports);
+    this.lan?.memberlist.setTags({ ...tags, ...this.services?.ca?.tags() });
     this.wan?.memberlist.setTags(tags);
   }
 

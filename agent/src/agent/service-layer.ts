@@ -9,6 +9,7 @@ import type { Logger as PinoLogger } from 'pino';
 import { LocalRegistry } from '../catalog/local-registry';
 import { ReplicatedCatalog } from '../catalog/replicated-catalog';
 import { ValidationError, type ValidationProblem } from '../catalog/types';
+import { CaLayer, type CaLayerOptions } from '../ca-client';
 import { aliasSourceFromCatalog } from '../checks';
 import type { ParsedDocument } from '../config';
 import { ConfigEntryStore } from '../config-entries';
@@ -18,6 +19,9 @@ import { DnsServer } from '../dns';
 import type { Memberlist } from '../gossip/memberlist';
 import type { ServiceLayerSources } from '../metrics';
 import { GossipMux } from './gossip-mux';
+
+/** The CA settings the agent passes; the service layer supplies the rest (its stores, clock, logger). */
+export type CaLayerSettings = Omit<CaLayerOptions, 'nodeName' | 'datacenter' | 'dataDir' | 'local' | 'catalog' | 'configEntries' | 'clock' | 'random' | 'logger'>;
 
 /** What the service layer needs to know about this node. */
 export interface ServiceLayerOptions {
@@ -37,6 +41,8 @@ export class ServiceLayer {
   readonly registry: LocalRegistry;
   readonly configEntries: ConfigEntryStore;
   catalog: ReplicatedCatalog | undefined;
+  /** The CA (leaves, trust bundle, signing on servers), when configured. */
+  ca: CaLayer | undefined;
   private dns: DnsServer | undefined;
   private unsubscribe: (() => void) | undefined;
 
@@ -71,7 +77,21 @@ export class ServiceLayer {
     this.opts.logger.info({ component: 'config-entries', ...outcome }, 'config entries loaded');
   }
 
-  /** Attaches the catalog and config entries to the LAN pool; call before the pool starts. */
+  /**
+   * Creates the CA layer over this layer's stores and reads its material (call before the LAN pool
+   * starts: the bundle rides on the same mux, channel 3).
+   */
+  async prepareCa(settings: CaLayerSettings): Promise<CaLayer> {
+    const o = this.opts;
+    this.ca = new CaLayer({
+      ...settings, nodeName: o.nodeName, datacenter: o.datacenter, dataDir: o.dataDir, local: this.registry, catalog: () => this.catalog,
+      configEntries: this.configEntries, clock: o.clock, random: o.random, logger: o.logger,
+    });
+    await this.ca.prepare();
+    return this.ca;
+  }
+
+  /** Attaches the catalog, config entries and CA bundle to the LAN pool; call before the pool starts. */
   attach(lan: Memberlist, advertiseHost: string): void {
     this.mux.attach(lan);
     this.catalog = new ReplicatedCatalog({
@@ -80,6 +100,7 @@ export class ServiceLayer {
     });
     this.catalog.attach(this.mux, lan);
     this.configEntries.attach(this.mux, lan);
+    this.ca?.attach(this.mux, lan);
   }
 
   /** Starts checks, publishes this node's services, and serves DNS on `host:port` (port < 0: no DNS). */
@@ -104,6 +125,8 @@ export class ServiceLayer {
       });
       await this.dns.start(dnsHost, dnsPort);
     }
+    // After the registry: leaves follow the local services, and servers authorize from the catalog.
+    await this.ca?.start();
   }
 
   /** Re-reads service definitions; throws a ValidationError (and changes nothing) on any problem. */
@@ -135,6 +158,7 @@ export class ServiceLayer {
   /** Stops DNS and checks and writes pending config entries. Never throws. */
   async stop(): Promise<void> {
     this.unsubscribe?.();
+    await this.ca?.stop().catch(() => {});
     await this.dns?.stop().catch(() => {});
     await this.registry.stop().catch(() => {});
     this.catalog?.close();

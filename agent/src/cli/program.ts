@@ -5,6 +5,7 @@ import { CliError } from './api-client';
 import { normaliseArgv, longOptions } from './argv';
 import { registerAgentCommands } from './command-agent';
 import { registerCaCommands } from './command-ca';
+import { registerCaRotateCommands } from './command-ca-rotate';
 import { registerCatalogCommands } from './command-catalog';
 import { registerConfigCommands } from './command-config';
 import { registerKeyringCommands } from './command-keyring';
@@ -35,7 +36,7 @@ export function buildProgram(io: CliIo, result: CliResult): Command {
   registerServiceCommands(program, io);
   registerCatalogCommands(program, io);
   registerConfigCommands(program, io);
-  registerCaCommands(program, io);
+  registerCaRotateCommands(registerCaCommands(program, io), io);
   // Every level (`config write` too) reports through io and returns instead of exiting the process.
   const override = (cmd: Command): void => {
     for (const sub of cmd.commands) {

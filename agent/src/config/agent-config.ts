@@ -25,6 +25,7 @@ import { formatDurationMs } from './duration';
 import { ConfigError, type ConfigProblem } from './errors';
 import { flagsToDocument, type FlagValues } from './flags';
 import { mergeLayers, readLayer, type Layer } from './layer';
+import { buildCaConfig, type CaConfig, type IntentionPolicy } from './ca-config';
 import { AGENT_SCHEMA, GOSSIP_KEYS, NODE_NAME_PATTERN, type GOSSIP_PROFILES, type LOG_LEVELS } from './schema';
 import { readConfigPaths, type ConfigPath, type ParsedDocument } from './sources';
 
@@ -106,6 +107,10 @@ export interface AgentConfig {
   readonly gossipLan: Readonly<GossipConfig>;
   /** WAN pool settings: node name `<node>.<datacenter>`, label `shoal-wan`, WAN profile plus `gossip_wan`. */
   readonly gossipWan: Readonly<GossipConfig>;
+  /** The distributed CA (`ca { ... }`); undefined when no CA setting is given outside dev mode. */
+  readonly ca: CaConfig | undefined;
+  /** Authorization when no `service-intentions` entry matches: allow in dev, deny otherwise. */
+  readonly defaultIntentionPolicy: IntentionPolicy;
   /** Config files read, in order (for /v1/agent/self and logs). */
   readonly sources: readonly string[];
   /**
@@ -221,6 +226,9 @@ export function buildConfig(
   problems.push(...gossipProblems('gossip_lan', gossipLan, origin).filter((p) => p.field !== 'node_name' && p.field !== 'datacenter'));
   if (server) problems.push(...gossipProblems('gossip_wan', gossipWan, origin).filter((p) => p.field !== 'datacenter'));
 
+  const ca = buildCaConfig({ get, has, origin, dev: opts.dev, server });
+  problems.push(...ca.problems);
+
   const config: AgentConfig = {
     nodeName,
     nodeId: get<string | undefined>('node_id', undefined)?.toLowerCase(),
@@ -251,6 +259,8 @@ export function buildConfig(
     profile,
     gossipLan,
     gossipWan,
+    ca: ca.config,
+    defaultIntentionPolicy: get<IntentionPolicy>('default_intention_policy', opts.dev ? 'allow' : 'deny'),
     sources: [...opts.sources],
     serviceDefinitions: [...(opts.serviceDefinitions ?? [])],
   };
@@ -304,8 +314,11 @@ export function isUnspecified(addr: string): boolean {
  * and service definitions by the files they came from (check headers often carry tokens).
  */
 export function redactedConfig(c: AgentConfig): Record<string, unknown> {
-  const { encrypt, serviceDefinitions, ...rest } = c;
-  return { ...rest, encrypt: encrypt === undefined ? false : '[redacted]', serviceDefinitions: serviceDefinitions.map((d) => d.source) };
+  const { encrypt, serviceDefinitions, ca, ...rest } = c;
+  return {
+    ...rest, encrypt: encrypt === undefined ? false : '[redacted]', serviceDefinitions: serviceDefinitions.map((d) => d.source),
+    ca: ca === undefined ? undefined : { ...ca, bootstrapToken: ca.bootstrapToken === undefined ? undefined : '[redacted]' },
+  };
 }
 
 function deepFreeze<T>(v: T): T {

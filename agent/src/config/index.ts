@@ -12,6 +12,7 @@ export {
   type GossipProfile,
   type LoadConfigOptions,
 } from './agent-config';
+export { CA_DEFAULTS, DEV_TRUST_DOMAIN, type CaConfig, type IntentionPolicy } from './ca-config';
 export { ConfigError, ConfigErrorCode, formatProblem, type ConfigProblem } from './errors';
 export { AGENT_FLAGS, flagsToDocument, type AgentFlag, type FlagValues } from './flags';
 export { parseDurationMs, formatDurationMs } from './duration';

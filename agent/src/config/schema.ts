@@ -110,6 +110,31 @@ const gossipBlock: FieldSpec = {
 
 const port: FieldSpec = { kind: 'int', min: 0, max: 65535 };
 
+const filePath: FieldSpec = { kind: 'string', check: (v) => (v.trim() === '' ? 'expected a file path' : undefined) };
+
+/** SPIFFE trust domain names: lower-case letters, digits, '.', '-', '_' (at most 255 characters). */
+export const checkTrustDomain: ValueCheck = (v) =>
+  /^[a-z0-9._-]{1,255}$/.test(v) ? undefined : 'expected a trust domain: 1-255 lower-case letters, digits, ".", "-" or "_" (such as "shoal.example")';
+
+/** `ca { ... }`: the agent's side of the distributed CA (cross-key rules are in agent-config.ts). */
+const caBlock: FieldSpec = {
+  kind: 'block',
+  fields: {
+    trust_domain: { kind: 'string', check: checkTrustDomain },
+    bootstrap_token: { kind: 'string', secret: true, check: (v) => (v.trim().length < 16 ? 'expected a token of at least 16 characters' : undefined) },
+    bootstrap_token_file: filePath,
+    root_cert_file: filePath,
+    intermediate_cert_file: filePath,
+    intermediate_key_file: filePath,
+    leaf_ttl: duration,
+    sign_rate_per_sec: { kind: 'int', min: 1, max: 100_000 },
+    sign_burst: { kind: 'int', min: 1, max: 100_000 },
+  },
+};
+
+/** Intention default when no `service-intentions` entry matches. */
+export const INTENTION_POLICIES = ['allow', 'deny'] as const;
+
 /** Log levels, least to most severe. */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
 
@@ -149,6 +174,8 @@ export const AGENT_SCHEMA: Schema = {
   profile: { kind: 'enum', values: GOSSIP_PROFILES },
   gossip_lan: gossipBlock,
   gossip_wan: gossipBlock,
+  ca: caBlock,
+  default_intention_policy: { kind: 'enum', values: INTENTION_POLICIES },
   // Consul's service definitions in agent config files; validated by the local service registry.
   service: { kind: 'passthrough' },
   services: { kind: 'passthrough' },

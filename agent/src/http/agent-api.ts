@@ -89,6 +89,8 @@ export interface ApiDependencies {
   local?: LocalServices;
   /** `/v1/config*`: the replicated config entry store. */
   configEntries?: ConfigEntries;
+  /** `/v1/connect/ca/*`, `/v1/agent/connect/*`: the agent's CA (absent when the CA is off). */
+  connect?: import('./routes-connect').ConnectCa;
   /** Times blocking queries (`?index=&wait=`); default the system clock. */
   clock?: Clock;
   /** Jitters blocking-query waits by up to wait/16, as Consul does; default the system random source. */

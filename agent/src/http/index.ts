@@ -6,6 +6,7 @@ import { agentRoutes } from './routes-agent';
 import { agentServiceRoutes } from './routes-agent-services';
 import { catalogRoutes } from './routes-catalog';
 import { configRoutes } from './routes-config';
+import { connectRoutes } from './routes-connect';
 import { healthRoutes } from './routes-health';
 import { metricsRoutes } from './routes-metrics';
 import { operatorRoutes } from './routes-operator';
@@ -16,6 +17,7 @@ export { Router, type Route, type ApiRequest, type ApiReply, type Handler, type 
 export { HttpError, HttpErrorCode, badRequest } from './errors';
 export { blockingParams, blockingRead, waitForIndex, QUERY_META_HEADERS, type IndexSource } from './blocking';
 export { CONFIG_ENTRY_NOT_FOUND_CODE } from './routes-config';
+export type { ConnectCa } from './routes-connect';
 export { UNKNOWN_ID_CODE, MAX_CHECK_OUTPUT_BYTES } from './routes-agent-services';
 export type {
   AgentServiceJson, CatalogServiceJson, HealthCheckJson, NodeJson, ProxyJson, ServiceEntryJson, UpstreamJson, WeightsJson,
@@ -38,5 +40,6 @@ export function apiRoutes(api: AgentApi, deps: ApiDependencies = {}): Route[] {
     routes.push(...catalogRoutes({ api, catalog: deps.catalog, ...timing }), ...healthRoutes({ api, catalog: deps.catalog, ...timing }));
   }
   if (deps.configEntries !== undefined) routes.push(...configRoutes({ configEntries: deps.configEntries, ...timing }));
+  if (deps.connect !== undefined) routes.push(...connectRoutes({ connect: deps.connect, ...timing }));
   return routes;
 }

@@ -1,0 +1,64 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { LEAVES_ROOT_TAG, TRUSTED_ROOTS_TAG, CA_ROOT_TAG } from '../../../ca/src';
+import { ROTATION_PHASES, type RotationPhase } from '../../src/ca-client';
+import { verifyChain } from '../../src/ca-client/intermediate-transfer';
+import { CaSim } from './ca-sim';
+import { rotationPki } from './pki';
+
+test('simulated cluster: a full root rotation completes with every member reporting the new chain', async (t) => {
+  const sim = new CaSim();
+  const pki = await rotationPki(sim.c.clock);
+  try {
+    await sim.start(pki, 3, 5);
+    const oldId = pki.oldRoot.id;
+    const newId = pki.newRoot.id;
+    await sim.until(() => sim.tagEverywhere(LEAVES_ROOT_TAG, oldId), 60_000, 'every member holds leaves under the old root');
+    for (const a of sim.agents.values()) assert.equal(a.ca.leaves.leaves().length, a.server ? 1 : 2, `${a.name}: agent leaf (+ sidecar service leaf)`);
+
+    const coordinator = sim.agents.get('s0')!.ca;
+    const phases: RotationPhase[] = [];
+    const seen = (): void => {
+      const p = coordinator.bundle.rotation('dc1')?.phase;
+      if (p !== undefined && phases[phases.length - 1] !== p) phases.push(p);
+    };
+    const started = sim.c.clock.now();
+    const r = await coordinator.rotate({
+      rootCertPem: pki.newRoot.certPem, intermediateCertPem: pki.newInt.certPem, intermediateKeyPem: pki.newInt.keyPem, crossSignedCertPem: pki.cross,
+      reissueWindowMs: 20_000, dropGraceMs: 5_000,
+    });
+    assert.equal(r.state.newRootId, newId);
+    assert.ok(r.blockers.length >= 8, 'before publishing, every member would block step 2');
+    const tookMs = await sim.until(() => {
+      seen();
+      return coordinator.bundle.rotation('dc1')?.phase === 'done' && sim.tagEverywhere(TRUSTED_ROOTS_TAG, newId) && sim.tagEverywhere(LEAVES_ROOT_TAG, newId);
+    }, 10 * 60_000, 'rotation done with every member on the new root').catch((err: Error) => {
+      const st = coordinator.status();
+      err.message += `; phases ${phases.join(' > ')}; blockers ${JSON.stringify(st.rotation?.blockers)}`;
+      throw err;
+    });
+
+    assert.deepEqual(phases, ROTATION_PHASES.slice(phases.length === 6 ? 0 : 1), `phases in order: ${phases.join(' > ')}`);
+    for (const a of sim.agents.values()) {
+      assert.deepEqual(a.ca.bundle.rootIds(), [newId], `${a.name} dropped the old root`);
+      assert.equal(a.ca.bundle.view().activeRootId, newId);
+      for (const leaf of a.ca.leaves.leaves()) {
+        assert.equal(leaf.rootId, newId);
+        const uris = verifyChain(leaf.certPem, [], [pki.newInt.certPem], [pki.newRoot.certPem], sim.c.clock.wallNow());
+        assert.deepEqual(uris, [leaf.spiffeId]);
+        const served = a.ca.leafFor(leaf.identity.kind === 'service' ? leaf.identity.service : undefined)!;
+        assert.equal(new X509Certificate(served.certPem.split(/(?<=-----END CERTIFICATE-----\n)/)[1]!).issuer, new X509Certificate(pki.newRoot.certPem).subject,
+          `${a.name} presents the direct chain once the old root is gone`);
+      }
+      if (a.server) assert.equal(a.ca.server!.rootId, newId, `${a.name} signs under the new root`);
+    }
+    for (const s of ['s0', 's1', 's2']) assert.ok(sim.tagEverywhere(CA_ROOT_TAG, newId) || sim.c.node(s).ml.localMember().tags[CA_ROOT_TAG] === newId);
+    const status = sim.agents.get('c3')!.ca.status();
+    assert.equal(status.rotation?.phase, 'done');
+    assert.ok(status.members.every((m) => m.trustsNewRoot && m.leavesUnderNewRoot), 'any agent reports every member done');
+    t.diagnostic(`simulated rotation: 3 servers + 5 clients, ${Math.round(tookMs / 1000)} virtual s (reissue window 20 s, grace 5 s), phases ${phases.join(' > ')}, started at ${Math.round(started / 1000)} s`);
+  } finally {
+    await sim.shutdown();
+  }
+});
