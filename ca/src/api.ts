@@ -14,7 +14,11 @@ export const CA_SERVICE = 'shoal.ca.v1.CA';
 export const SIGN_METHOD = `/${CA_SERVICE}/Sign`;
 /** Metadata key of the bootstrap token (first contact only; never logged). */
 export const BOOTSTRAP_TOKEN_METADATA = 'x-shoal-bootstrap-token';
-/** Gossip tag a server sets to announce its CA: `<grpc port>`; with `ca_root` = root key id it signs under. */
+/**
+ * Gossip tag a server sets to announce its CA: `<grpc port>`; with `ca_root` = root key id it signs under.
+ * Root ids in these tags are the first 16 hex characters of the SKI, so the tags fit memberlist's
+ * 512-byte budget (agent/src/ca-client/ca-tags.ts, `tagRootId`).
+ */
 export const CA_PORT_TAG = 'ca_grpc';
 export const CA_ROOT_TAG = 'ca_root';
 /** Gossip tag each member sets: ids of the roots it trusts, comma-separated (rotation step 2). */

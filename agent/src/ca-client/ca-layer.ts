@@ -24,17 +24,18 @@ import type { GossipMux } from '../agent/gossip-mux';
 import type { Member } from '../gossip/member';
 import { ACTIVE_KEY, intermediateKey, rootKey } from './bundle-record';
 import { CaMetrics } from './ca-metrics';
-import { caServers, caTags, memberCaView } from './ca-tags';
+import { caServers, caTags, memberCaView, tagRootId } from './ca-tags';
+import { fetchIntermediate, mustSwitch, reissuePlan } from './rotation-follower';
 import { chooseChain, verificationPems } from './chain';
 import { leafView, rootsView, type LeafView, type RootsView } from './connect-views';
 import { CaClientError, CaClientErrorCode } from './errors';
 import { authorize, type AuthorizeResult } from './intentions';
 import { LeafManager, type IssuedLeaf } from './leaf-manager';
-import { ROTATION_PHASES, type RotationState } from './rotation';
+import type { RotationState } from './rotation';
 import { caStatus, RotationCoordinator, type CaStatus, type RotateRequest, type RotateResult } from './rotation-coordinator';
-import { catalogAuthorizer, CaServerRole, openFetched } from './server-role';
+import { catalogAuthorizer, CaServerRole } from './server-role';
 import { SignClient, type SignTransport } from './sign-client';
-import { chooseSigner, devMaterial, firstCert, readConfiguredSigner, readPersistedSigner, signerMaterial, type SignerMaterial } from './signer-material';
+import { chooseSigner, devMaterial, firstCert, readConfiguredSigner, readPersistedSigner, type SignerMaterial } from './signer-material';
 import { TrustBundleStore } from './trust-bundle';
 import type { Registry } from 'prom-client';
 
@@ -320,7 +321,7 @@ export class CaLayer {
   /** Signs one of this agent's CSRs: locally on servers, through a CA server on clients. */
   private async issue(identity: Identity, csrPem: string, ttlMs: number): Promise<SignResponse> {
     if (this.server !== undefined) return this.server.signOwn(csrPem, identity, ttlMs);
-    const preferRoot = this.bundle.view().activeRootId;
+    const preferRoot = tagRootId(this.bundle.view().activeRootId);
     if (identity.kind === 'service' && this.leaves.leaf() === undefined) {
       if ((await this.leaves.waitLeaf(undefined, 30_000)) === undefined) throw new Error('no agent certificate yet, needed to ask for service certificates');
     }
@@ -396,42 +397,22 @@ export class CaLayer {
 
   /** Root rotation step 4 on this agent, and any leaf left under a root that is not active. */
   private followReissue(): void {
-    const view = this.bundle.view();
-    if (view.activeRootId === '') return;
-    const rot = this.bundle.rotation(this.o.datacenter);
-    const phase = rot === undefined ? -1 : ROTATION_PHASES.indexOf(rot.phase);
-    // Before activation the switched servers already sign under the new root; reissuing then would chase the old one.
-    if (rot !== undefined && phase < ROTATION_PHASES.indexOf('reissue-leaves')) return;
-    const during = rot !== undefined && phase < ROTATION_PHASES.indexOf('done');
-    this.leaves.reissueNotUnder(view.activeRootId, during ? rot.reissueWindowMs : (this.o.tuning?.strayReissueWindowMs ?? 10_000));
+    const plan = reissuePlan(this.bundle.view(), this.bundle.rotation(this.o.datacenter), this.o.tuning?.strayReissueWindowMs ?? 10_000);
+    if (plan !== undefined) this.leaves.reissueNotUnder(plan.rootId, plan.windowMs);
   }
 
-  /** Rotation step 3 on a server that does not coordinate: fetch the new intermediate and switch. */
+  /** Root rotation step 3 on a server that does not coordinate it. */
   private async followSignerSwitch(): Promise<void> {
     const server = this.server;
     const st = this.bundle.rotation(this.o.datacenter);
-    if (server === undefined || st === undefined || this.fetching) return;
-    if (ROTATION_PHASES.indexOf(st.phase) < ROTATION_PHASES.indexOf('switch-signers') || server.current.intermediateId === st.intermediateId) return;
-    if (this.coordinator?.current?.id === st.id) return;
     const agent = this.leaves.leaf();
-    if (agent === undefined) return;
+    if (server === undefined || !mustSwitch(server, st) || this.fetching || agent === undefined) return;
+    if (this.coordinator?.current?.id === st.id) return; // the coordinator switches itself
     this.fetching = true;
     try {
-      const members = this.membership?.members() ?? [];
-      const sources = members.filter((m) => m.name !== this.o.nodeName && m.state === 'alive' &&
-        (m.name === st.coordinator || memberCaView(m).signerRoot === st.newRootId));
-      for (const m of sources) {
-        try {
-          const answer = await this.bundle.request(m.addr, { t: 'fetch-intermediate', intermediateId: st.intermediateId, agentCertPem: agent.certPem, agentChainPem: this.chainOf(agent) });
-          const got = openFetched(answer, agent.keyPem, st.intermediateId);
-          const cross = this.bundle.view().intermediates.filter((i) => i.ski === st.intermediateId && i.aki !== st.newRootId).map((i) => i.pem);
-          await server.switchTo(signerMaterial(got, cross));
-          this.reconcile();
-          return;
-        } catch (err) {
-          this.log.warn({ from: m.name, err: (err as Error).message }, 'could not fetch the new intermediate; trying another server');
-        }
-      }
+      await fetchIntermediate({
+        st, server, bundle: this.bundle, agent, agentChain: this.chainOf(agent), members: this.membership?.members() ?? [], self: this.o.nodeName, logger: this.log,
+      });
     } finally {
       this.fetching = false;
     }

@@ -20,7 +20,7 @@ import type { Clock, TimerHandle } from '../core/clock';
 import type { Logger } from '../core/logger';
 import type { Member } from '../gossip/member';
 import { ACTIVE_KEY, intermediateKey, rootKey, rotationKey } from './bundle-record';
-import { memberCaView } from './ca-tags';
+import { memberCaView, tagRootId } from './ca-tags';
 import { CaClientError, CaClientErrorCode } from './errors';
 import {
   gateBlockers, requestAdvance, reissueWindowMs, ROTATION_PHASES, startRotation, stepRotation, type Blocker, type RotationAction,
@@ -337,7 +337,7 @@ export function caStatus(bundle: TrustBundleStore, members: readonly Member[], d
   const view = bundle.view();
   const st = bundle.rotation(datacenter);
   const views = members.map(memberCaView);
-  const newRoot = st?.newRootId ?? view.activeRootId;
+  const newRoot = tagRootId(st?.newRootId ?? view.activeRootId);
   const rotation = st === undefined ? undefined : {
     ...st, step: Math.min(5, ROTATION_PHASES.indexOf(st.phase) + 1),
     blockers: gateBlockers(st, { nowMs, members: views, bundleHasNewRoot: view.roots.some((r) => r.id === st.newRootId) }),

@@ -16,6 +16,8 @@
  * Longer than most files here on purpose: the phases, their gates and their actions read as one table.
  */
 
+import { tagRootId } from './ca-tags';
+
 /** The phases, in order. */
 export const ROTATION_PHASES = ['publish', 'confirm-trust', 'switch-signers', 'reissue-leaves', 'drop-old-root', 'done'] as const;
 
@@ -69,11 +71,11 @@ export interface MemberCaView {
   datacenter: string;
   /** False when the member announces no CA tags at all (CA disabled there): not waited for. */
   participates: boolean;
-  /** `ca_trust`: ids of the roots it holds. */
+  /** `ca_trust`: ids of the roots it holds (tag ids: the first 16 hex characters, see ca-tags.ts). */
   trust: readonly string[];
-  /** `ca_leaves`: the root all its leaves chain to, '' when none or mixed. */
+  /** `ca_leaves`: the root all its leaves chain to, '' when none or mixed (a tag id). */
   leaves: string;
-  /** `ca_root` (servers): the root it signs under. */
+  /** `ca_root` (servers): the root it signs under (a tag id). */
   signerRoot: string;
 }
 
@@ -120,11 +122,12 @@ export function startRotation(plan: RotationPlan): RotationState {
 /** What keeps `state.phase` from advancing under `obs`; empty when the gate holds. */
 export function gateBlockers(state: RotationState, obs: RotationObservation): Blocker[] {
   const members = obs.members.filter((m) => m.live && m.participates);
-  const trust = (): Blocker[] => members.filter((m) => !m.trust.includes(state.newRootId))
+  const newRoot = tagRootId(state.newRootId);
+  const trust = (): Blocker[] => members.filter((m) => !m.trust.includes(newRoot))
     .map((m) => ({ member: m.name, reason: `does not trust the new root ${short(state.newRootId)} yet (ca_trust: ${list(m.trust)})` }));
-  const signers = (): Blocker[] => members.filter((m) => m.server && m.datacenter === state.datacenter && m.signerRoot !== state.newRootId)
+  const signers = (): Blocker[] => members.filter((m) => m.server && m.datacenter === state.datacenter && m.signerRoot !== newRoot)
     .map((m) => ({ member: m.name, reason: `server still signs under root ${short(m.signerRoot) || '(none)'}` }));
-  const leaves = (): Blocker[] => members.filter((m) => m.leaves !== state.newRootId)
+  const leaves = (): Blocker[] => members.filter((m) => m.leaves !== newRoot)
     .map((m) => ({ member: m.name, reason: `leaves chain to ${m.leaves === '' ? 'no single root (some not reissued yet)' : `root ${short(m.leaves)}`}` }));
   switch (state.phase) {
     case 'publish':

@@ -8,6 +8,7 @@ import type { Clock } from '../core/clock';
 import type { Random } from '../core/random';
 import type { JoinResult } from '../gossip/memberlist';
 import type { Member } from '../gossip/member';
+import type { ConnectCa } from './routes-connect';
 
 /** One pool's answer to a keyring list or operation (Consul's KeyringResponse, camelCased). */
 export interface KeyringReport {
@@ -90,7 +91,7 @@ export interface ApiDependencies {
   /** `/v1/config*`: the replicated config entry store. */
   configEntries?: ConfigEntries;
   /** `/v1/connect/ca/*`, `/v1/agent/connect/*`: the agent's CA (absent when the CA is off). */
-  connect?: import('./routes-connect').ConnectCa;
+  connect?: ConnectCa;
   /** Times blocking queries (`?index=&wait=`); default the system clock. */
   clock?: Clock;
   /** Jitters blocking-query waits by up to wait/16, as Consul does; default the system random source. */

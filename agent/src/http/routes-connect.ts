@@ -13,7 +13,7 @@ import type { Clock } from '../core/clock';
 import type { Random } from '../core/random';
 import { blockingRead } from './blocking';
 import { badRequest } from './errors';
-import type { ApiRequest, Route } from './router';
+import type { ApiReply, ApiRequest, Route } from './router';
 
 /** What the connect routes need from the agent's CA (CaLayer implements it). */
 export interface ConnectCa {
@@ -45,7 +45,7 @@ export interface ConnectRouteDeps {
 export function connectRoutes(deps: ConnectRouteDeps): Route[] {
   const ca = deps.connect;
   const rootsSource = { index: () => Math.max(1, ca.rootsIndex()), subscribe: (fn: () => void) => ca.subscribeRoots(fn) };
-  const roots = (req: ApiRequest): Promise<import('./router').ApiReply> => blockingRead(req, rootsSource, deps, () => {
+  const roots = (req: ApiRequest): Promise<ApiReply> => blockingRead(req, rootsSource, deps, () => {
     const v = ca.roots();
     if (req.flag('pem')) return { raw: { contentType: 'text/plain; charset=utf-8', data: v.roots.map((r) => ensureNewline(r.pem)).join('') } };
     return { body: rootsJson(v, ca.rootsIndex()) };

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { LEAVES_ROOT_TAG, TRUSTED_ROOTS_TAG, CA_ROOT_TAG } from '../../../ca/src';
 import { ROTATION_PHASES, type RotationPhase } from '../../src/ca-client';
+import { tagRootId } from '../../src/ca-client/ca-tags';
 import { verifyChain } from '../../src/ca-client/intermediate-transfer';
 import { CaSim } from './ca-sim';
 import { rotationPki } from './pki';
@@ -14,7 +15,8 @@ test('simulated cluster: a full root rotation completes with every member report
     await sim.start(pki, 3, 5);
     const oldId = pki.oldRoot.id;
     const newId = pki.newRoot.id;
-    await sim.until(() => sim.tagEverywhere(LEAVES_ROOT_TAG, oldId), 60_000, 'every member holds leaves under the old root');
+    const [oldTag, newTag] = [tagRootId(oldId), tagRootId(newId)];
+    await sim.until(() => sim.tagEverywhere(LEAVES_ROOT_TAG, oldTag), 60_000, 'every member holds leaves under the old root');
     for (const a of sim.agents.values()) assert.equal(a.ca.leaves.leaves().length, a.server ? 1 : 2, `${a.name}: agent leaf (+ sidecar service leaf)`);
 
     const coordinator = sim.agents.get('s0')!.ca;
@@ -32,7 +34,7 @@ test('simulated cluster: a full root rotation completes with every member report
     assert.ok(r.blockers.length >= 8, 'before publishing, every member would block step 2');
     const tookMs = await sim.until(() => {
       seen();
-      return coordinator.bundle.rotation('dc1')?.phase === 'done' && sim.tagEverywhere(TRUSTED_ROOTS_TAG, newId) && sim.tagEverywhere(LEAVES_ROOT_TAG, newId);
+      return coordinator.bundle.rotation('dc1')?.phase === 'done' && sim.tagEverywhere(TRUSTED_ROOTS_TAG, newTag) && sim.tagEverywhere(LEAVES_ROOT_TAG, newTag);
     }, 10 * 60_000, 'rotation done with every member on the new root').catch((err: Error) => {
       const st = coordinator.status();
       err.message += `; phases ${phases.join(' > ')}; blockers ${JSON.stringify(st.rotation?.blockers)}`;
@@ -53,7 +55,7 @@ test('simulated cluster: a full root rotation completes with every member report
       }
       if (a.server) assert.equal(a.ca.server!.rootId, newId, `${a.name} signs under the new root`);
     }
-    for (const s of ['s0', 's1', 's2']) assert.ok(sim.tagEverywhere(CA_ROOT_TAG, newId) || sim.c.node(s).ml.localMember().tags[CA_ROOT_TAG] === newId);
+    for (const s of ['s0', 's1', 's2']) assert.equal(sim.c.node(s).ml.localMember().tags[CA_ROOT_TAG], newTag, `${s} announces the new root`);
     const status = sim.agents.get('c3')!.ca.status();
     assert.equal(status.rotation?.phase, 'done');
     assert.ok(status.members.every((m) => m.trustsNewRoot && m.leavesUnderNewRoot), 'any agent reports every member done');

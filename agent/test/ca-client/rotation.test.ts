@@ -5,8 +5,9 @@ import {
 } from '../../src/ca-client/rotation';
 import { VirtualClock } from '../../src/core/clock';
 
-const OLD = 'aa'.repeat(20);
-const NEW = 'bb'.repeat(20);
+// Tags carry 16-hex-character root ids; ids of that length are their own tag id (full ids: see the last test).
+const OLD = 'aa'.repeat(8);
+const NEW = 'bb'.repeat(8);
 
 function plan(manual = false, startedAtMs = 0): RotationState {
   return startRotation({
@@ -123,4 +124,12 @@ test('reissue window = leaves / (servers x rate x 25%), clamped to [30 s, 6 h]',
   ];
   for (const [leaves, servers, rate, ms] of table) assert.equal(reissueWindowMs({ leaves, servers, ratePerSec: rate }), ms, `${leaves}/${servers}/${rate}`);
   assert.equal(reissueWindowMs({ leaves: 10, servers: 3, ratePerSec: 50, minMs: 1000 }), 1000);
+});
+
+test('gates compare full root ids with the 16-character ids members announce', () => {
+  const full = 'bb'.repeat(20);
+  const st = { ...startRotation({ id: full, datacenter: 'dc1', oldRootId: 'aa'.repeat(20), newRootId: full, intermediateId: 'cc', coordinator: 's1', reissueWindowMs: 1, dropGraceMs: 1, manual: false, startedAtMs: 0 }), phase: 'reissue-leaves' as const };
+  const ok = m('s1', { trust: [OLD, NEW], signerRoot: NEW, leaves: NEW });
+  assert.deepEqual(gateBlockers(st, { nowMs: 0, members: [ok], bundleHasNewRoot: true }), []);
+  assert.equal(gateBlockers(st, { nowMs: 0, members: [m('c1', { trust: [full] })], bundleHasNewRoot: true }).length, 2, 'a full id in a tag is not a tag id');
 });
