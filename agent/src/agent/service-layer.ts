@@ -141,9 +141,10 @@ export class ServiceLayer {
       catalog: () => {
         const c = this.catalog;
         if (!c) return undefined;
+        const nodes = c.nodes();
         let instances = 0;
-        for (const n of c.nodes()) instances += n.services.length;
-        return { stats: c.stats(), nodes: c.nodes().length, instances };
+        for (const n of nodes) instances += n.services.length;
+        return { stats: c.stats(), nodes: nodes.length, instances };
       },
       configEntries: () => ({ stats: this.configEntries.stats(), entries: this.configEntries.list().length }),
       dns: () => this.dns?.stats(),
