@@ -32,6 +32,7 @@ import { createLogger } from './logging';
 import { pickAdvertiseAddr, resolveSeeds } from './network';
 import { diffConfig, RELOADERS } from './reload';
 import { RetryJoiner } from './retry-join';
+import type { GossipMux } from './gossip-mux';
 import { ServiceLayer } from './service-layer';
 import { agentTags } from './tags';
 import { REVISION, VERSION } from './version';
@@ -313,7 +314,10 @@ export class Agent implements AgentApi {
     }
     this.lan = await this.startPool('lan', c.gossipLan, c.ports.serfLan, advertise, c.ports.serfLan || 7301,
       (ml) => services.attach(ml, advertise));
-    if (c.server) this.wan = await this.startPool('wan', c.gossipWan, c.ports.serfWan, c.advertiseAddrWan ?? advertise, c.ports.serfWan || 7302);
+    if (c.server) {
+      this.wan = await this.startPool('wan', c.gossipWan, c.ports.serfWan, c.advertiseAddrWan ?? advertise, c.ports.serfWan || 7302,
+        (ml) => services.attachWan(ml), services.wanMux);
+    }
     this.http = new HttpApiServer({
       host: c.clientAddr, port: c.ports.http, clock: this.clock,
       routes: apiRoutes(this, {
@@ -338,6 +342,7 @@ export class Agent implements AgentApi {
 
   private async startPool(
     name: PoolName, gossip: GossipConfig, port: number, advertise: string, seedPort: number, attach?: (m: Memberlist) => void,
+    delegate: GossipMux | undefined = this.services?.mux,
   ): Promise<Pool> {
     const c = this.config;
     const store = new KeyringStore(joinPath(this.dataDir, name === 'lan' ? LAN_KEYRING_FILE : WAN_KEYRING_FILE));
@@ -349,7 +354,7 @@ export class Agent implements AgentApi {
     const memberlist = new Memberlist({
       config: gossip, transport, clock: this.clock, random: this.random, logger,
       metrics: this.metrics.gossip.forPool(name), keyring: choice.keyring === undefined ? null : toKeyring(choice.keyring),
-      tags: agentTags(c, c.ports), delegate: attach === undefined ? undefined : this.services?.mux,
+      tags: agentTags(c, c.ports), delegate: attach === undefined ? undefined : delegate,
     });
     attach?.(memberlist);
     const keyring = new ClusterKeyring({

@@ -38,6 +38,8 @@ export interface ServiceLayerOptions {
 /** Local registry + replicated catalog + config entries + DNS, wired together. */
 export class ServiceLayer {
   readonly mux = new GossipMux();
+  /** Servers: the WAN pool's delegate, carrying the trust bundle's shared keys between clusters. */
+  readonly wanMux = new GossipMux();
   readonly registry: LocalRegistry;
   readonly configEntries: ConfigEntryStore;
   catalog: ReplicatedCatalog | undefined;
@@ -101,6 +103,12 @@ export class ServiceLayer {
     this.catalog.attach(this.mux, lan);
     this.configEntries.attach(this.mux, lan);
     this.ca?.attach(this.mux, lan);
+  }
+
+  /** Servers: attaches the CA bundle to the WAN pool (other clusters' intermediates); call before the pool starts. */
+  attachWan(wan: Memberlist): void {
+    this.wanMux.attach(wan);
+    this.ca?.attachWan(this.wanMux, wan);
   }
 
   /** Starts checks, publishes this node's services, and serves DNS on `host:port` (port < 0: no DNS). */

@@ -66,6 +66,15 @@ export function rotationKey(dc: string): string {
   return `rotation/${dc}`;
 }
 
+/**
+ * Keys every cluster of a trust domain shares over the WAN pool: roots and each cluster's
+ * intermediates, so a leaf from any cluster verifies everywhere. `active` and `rotation/<dc>` stay in
+ * their cluster: each cluster switches to a new root at its own rotation's step 4.
+ */
+export function sharedAcrossClusters(key: string): boolean {
+  return key.startsWith('root/') || key.startsWith('int/');
+}
+
 /** Orders two writes: stamp, then encoded value (a deterministic tie-break for equal seed stamps). */
 export function compareRecords(a: BundleRecord, b: BundleRecord): number {
   const c = compareStamps(a, b);

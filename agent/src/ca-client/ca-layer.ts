@@ -169,6 +169,11 @@ export class CaLayer {
     this.bundle.attach(mux, membership);
   }
 
+  /** Servers: shares roots and intermediates with other clusters' servers on the WAN pool; call before it starts. */
+  attachWan(mux: Pick<GossipMux, 'register' | 'broadcast' | 'request'>, membership: { localMember(): Member }): void {
+    this.bundle.attachWan(mux, membership);
+  }
+
   /** Starts leaves, the CA server (servers) and the rotation coordinator; call once the LAN pool runs. */
   async start(): Promise<void> {
     await this.leaves.start();

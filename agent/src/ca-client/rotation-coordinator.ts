@@ -28,7 +28,7 @@ import {
 } from './rotation';
 import type { CaServerRole } from './server-role';
 import { signerMaterial, type SignerMaterial } from './signer-material';
-import type { TrustBundleStore } from './trust-bundle';
+import type { BundleView, TrustBundleStore } from './trust-bundle';
 
 /** File of the coordinator's state, under the data directory. */
 export const ROTATION_FILE = join('ca', 'rotation.json');
@@ -235,8 +235,7 @@ export class RotationCoordinator {
         b.write(ACTIVE_KEY, { type: 'active', rootId: st.newRootId });
         return;
       case 'drop-old-root':
-        if (b.has(rootKey(st.oldRootId))) b.write(rootKey(st.oldRootId), null);
-        for (const i of b.view().intermediates) if (i.aki === st.oldRootId) b.write(intermediateKey(i.datacenter, i.ski, i.aki), null);
+        for (const key of oldRootDrops(b.view(), st, this.o.clock.wallNow())) b.write(key, null);
         return;
     }
   }
@@ -330,6 +329,20 @@ export class RotationCoordinator {
       return undefined;
     }
   }
+}
+
+/**
+ * Keys step 5 tombstones: this cluster's intermediates issued by the old root (the old intermediate
+ * and the cross-signed copy), and the old root itself unless an unexpired intermediate of another
+ * cluster still chains to it. The bundle is shared across clusters (WAN), and clusters rotate one at
+ * a time: the root goes with the last cluster's step 5, never from under a cluster still using it.
+ */
+export function oldRootDrops(view: BundleView, st: RotationState, nowMs: number): string[] {
+  const fromOld = view.intermediates.filter((i) => i.aki === st.oldRootId);
+  const keys = fromOld.filter((i) => i.datacenter === st.datacenter).map((i) => intermediateKey(i.datacenter, i.ski, i.aki));
+  const stillUsed = fromOld.some((i) => i.datacenter !== st.datacenter && i.notAfterMs > nowMs);
+  if (!stillUsed && view.roots.some((r) => r.id === st.oldRootId)) keys.push(rootKey(st.oldRootId));
+  return keys;
 }
 
 /** `shoal ca status` for this cluster, from the bundle and gossip tags (any agent can answer). */

@@ -9,6 +9,12 @@
  * and then announces them itself, so the change reaches every member even though each broadcast is
  * retransmitted only a few times. Anti-entropy: push-pull carries every key's stamp; each side pushes
  * what the other lacks. A restarted member thus catches up within one push-pull interval.
+ *
+ * Across clusters: servers also attach the store to the WAN pool (`attachWan`), which carries only
+ * the keys every cluster shares (roots and every cluster's intermediates; see `sharedAcrossClusters`).
+ * A record that arrives on either pool is announced on both (as far as each carries it), so dc1's
+ * intermediate goes dc1 server -> WAN -> dc2 servers -> dc2's LAN pool. The same records, stamps and
+ * last-writer-wins rule serve both pools; only the filter differs.
  */
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
@@ -21,7 +27,7 @@ import { type Logger, RateLimitedLog } from '../core/logger';
 import type { Member } from '../gossip/member';
 import {
   ACTIVE_KEY, BUNDLE_LIMITS, BundleCodecError, compareRecords, decodeBundleMessage, encodeBundleMessage, intermediateKey,
-  recordOf, rootKey, rotationKey, SEED_STAMP, type BundleDigest, type BundleMessage, type BundleRecord, type BundleValue,
+  recordOf, rootKey, rotationKey, SEED_STAMP, sharedAcrossClusters, type BundleDigest, type BundleMessage, type BundleRecord, type BundleValue,
 } from './bundle-record';
 import type { RotationState } from './rotation';
 
@@ -65,6 +71,15 @@ export interface BundleMembership {
   localMember(): Member;
 }
 
+/** One gossip pool the bundle rides on: the cluster's LAN pool (every key) or the servers' WAN pool (shared keys only). */
+interface BundlePool {
+  name: 'lan' | 'wan';
+  mux: Pick<GossipMux, 'register' | 'broadcast' | 'request'>;
+  members: BundleMembership;
+  /** Keys this pool carries, in both directions. */
+  carries: (key: string) => boolean;
+}
+
 /** Options of TrustBundleStore. */
 export interface TrustBundleOptions {
   nodeName: string;
@@ -88,8 +103,8 @@ export class TrustBundleStore implements GossipChannel {
   private readonly badInput: RateLimitedLog;
   private readonly hlc: HybridClock;
   private readonly path: string | undefined;
-  private mux: Pick<GossipMux, 'register' | 'broadcast' | 'request'> | undefined;
-  private members: BundleMembership | undefined;
+  private lan: BundlePool | undefined;
+  private wan: BundlePool | undefined;
   private lastIndex = 1;
   private cached: BundleView | undefined;
   private persistTimer: TimerHandle | undefined;
@@ -136,9 +151,24 @@ export class TrustBundleStore implements GossipChannel {
 
   /** Registers channel 3 on the mux; call before the pool starts so the join push-pull carries the bundle. */
   attach(mux: Pick<GossipMux, 'register' | 'broadcast' | 'request'>, membership: BundleMembership): void {
-    this.mux = mux;
-    this.members = membership;
+    this.lan = { name: 'lan', mux, members: membership, carries: () => true };
     mux.register(Channel.caBundle, this);
+  }
+
+  /**
+   * Servers: registers channel 3 on the WAN pool's mux too, carrying only the keys clusters share
+   * (roots, intermediates), so every cluster's intermediate reaches every cluster. Call before the
+   * WAN pool starts.
+   */
+  attachWan(mux: Pick<GossipMux, 'register' | 'broadcast' | 'request'>, membership: BundleMembership): void {
+    const pool: BundlePool = { name: 'wan', mux, members: membership, carries: sharedAcrossClusters };
+    this.wan = pool;
+    mux.register(Channel.caBundle, {
+      onBroadcast: (payload) => this.poolBroadcast(pool, payload),
+      localState: () => this.poolState(pool),
+      mergeRemoteState: (state) => this.poolMerge(pool, state),
+      handleRequest: (payload) => this.poolRequest(pool, payload),
+    });
   }
 
   /** Writes pending changes; no further gossip is handled. */
@@ -246,44 +276,67 @@ export class TrustBundleStore implements GossipChannel {
     return this.write(intermediateKey(datacenter, info.skiHex, info.akiHex), { type: 'intermediate', datacenter, pem });
   }
 
-  // ---- gossip channel ----
+  // ---- gossip channel (the LAN pool; the WAN pool's adapter calls the same methods) ----
 
   onBroadcast(payload: Uint8Array): void {
+    if (this.lan !== undefined) this.poolBroadcast(this.lan, payload);
+  }
+
+  localState(): Uint8Array | undefined {
+    return this.lan === undefined ? undefined : this.poolState(this.lan);
+  }
+
+  mergeRemoteState(state: Uint8Array): void {
+    if (this.lan !== undefined) this.poolMerge(this.lan, state);
+  }
+
+  async handleRequest(payload: Uint8Array): Promise<Uint8Array | undefined> {
+    return this.lan === undefined ? undefined : this.poolRequest(this.lan, payload);
+  }
+
+  /** Sends a channel-3 request to the member at `addr` in the LAN pool and decodes the answer. */
+  async request(addr: string, m: BundleMessage): Promise<BundleMessage> {
+    if (this.lan === undefined) throw new Error('trust bundle is not attached to a gossip pool');
+    return this.poolAsk(this.lan, addr, m);
+  }
+
+  private poolBroadcast(pool: BundlePool, payload: Uint8Array): void {
     if (this.closed) return;
     try {
       const m = decodeBundleMessage(payload);
       if (m.t !== 'changed') throw new BundleCodecError('shape', `a ${m.t} message arrived as a broadcast`);
-      void this.fetchNewer(m.from, m.digest);
+      void this.fetchNewer(pool, m.from, m.digest);
     } catch (err) {
       this.drop(err);
     }
   }
 
-  localState(): Uint8Array | undefined {
-    const from = this.selfAddr();
+  private poolState(pool: BundlePool): Uint8Array | undefined {
+    const from = this.selfAddr(pool);
     if (from === undefined || this.closed) return undefined;
-    return encodeBundleMessage({ t: 'state', from, digest: this.digest() });
+    return encodeBundleMessage({ t: 'state', from, digest: this.digest(pool) });
   }
 
-  mergeRemoteState(state: Uint8Array): void {
+  private poolMerge(pool: BundlePool, state: Uint8Array): void {
     if (this.closed) return;
     try {
       const m = decodeBundleMessage(state);
       if (m.t !== 'state') throw new BundleCodecError('shape', `a ${m.t} message arrived as push-pull state`);
       const theirs = new Map(m.digest.map((d) => [d.key, d]));
       const send = [...this.records.values()].filter((r) => {
+        if (!pool.carries(r.key)) return false;
         const t = theirs.get(r.key);
         return t === undefined || newerStamp(r, t);
       });
-      if (send.length > 0) void this.request(m.from, { t: 'push', records: send }).catch((err: unknown) => this.debug('bundle push failed', err));
+      if (send.length > 0) void this.poolAsk(pool, m.from, { t: 'push', records: send }).catch((err: unknown) => this.debug('bundle push failed', err, { pool: pool.name }));
       // Pull too: a member that joined with a seed-stamped copy learns the real records at once.
-      void this.fetchNewer(m.from, m.digest);
+      void this.fetchNewer(pool, m.from, m.digest);
     } catch (err) {
       this.drop(err);
     }
   }
 
-  async handleRequest(payload: Uint8Array): Promise<Uint8Array | undefined> {
+  private async poolRequest(pool: BundlePool, payload: Uint8Array): Promise<Uint8Array | undefined> {
     if (this.closed) return undefined;
     let m: BundleMessage;
     try {
@@ -293,46 +346,51 @@ export class TrustBundleStore implements GossipChannel {
       return undefined;
     }
     if (m.t === 'get') {
-      const records = m.keys.map((k) => this.records.get(k)).filter((r): r is BundleRecord => r !== undefined);
+      const records = m.keys.filter(pool.carries).map((k) => this.records.get(k)).filter((r): r is BundleRecord => r !== undefined);
       return encodeBundleMessage({ t: 'records', records });
     }
     if (m.t === 'push') {
-      this.applyPeer(m.records);
+      this.applyPeer(m.records, pool);
       return encodeBundleMessage({ t: 'records', records: [] });
     }
-    const answer = await this.opts.extraRequest?.(m);
+    // Intermediate hand-off (rotation step 3) is between servers of one cluster: LAN only.
+    const answer = pool.name === 'lan' ? await this.opts.extraRequest?.(m) : undefined;
     return answer === undefined ? undefined : encodeBundleMessage(answer);
   }
 
-  /** Sends a channel-3 request to the member at `addr` and decodes the answer. */
-  async request(addr: string, m: BundleMessage): Promise<BundleMessage> {
-    if (this.mux === undefined) throw new Error('trust bundle is not attached to a gossip pool');
-    const answer = await this.mux.request(Channel.caBundle, addr, encodeBundleMessage(m), this.opts.requestTimeoutMs ?? 5000);
+  private async poolAsk(pool: BundlePool, addr: string, m: BundleMessage): Promise<BundleMessage> {
+    const answer = await pool.mux.request(Channel.caBundle, addr, encodeBundleMessage(m), this.opts.requestTimeoutMs ?? 5000);
     return decodeBundleMessage(answer);
   }
 
   // ---- internals ----
 
-  private async fetchNewer(from: string, digest: readonly BundleDigest[]): Promise<void> {
+  private async fetchNewer(pool: BundlePool, from: string, digest: readonly BundleDigest[]): Promise<void> {
     const want = digest.filter((d) => {
+      if (!pool.carries(d.key)) return false;
       const cur = this.records.get(d.key);
       return cur === undefined || newerStamp(d, cur);
     }).map((d) => d.key);
-    if (want.length === 0 || this.mux === undefined) return;
+    if (want.length === 0) return;
     try {
-      const answer = await this.request(from, { t: 'get', keys: want });
+      const answer = await this.poolAsk(pool, from, { t: 'get', keys: want });
       if (answer.t !== 'records') throw new BundleCodecError('shape', `a ${answer.t} message arrived as an answer`);
-      this.applyPeer(answer.records);
+      this.applyPeer(answer.records, pool);
     } catch (err) {
       if (err instanceof BundleCodecError) this.drop(err);
-      else this.debug('bundle fetch failed', err, { from });
+      else this.debug('bundle fetch failed', err, { from, pool: pool.name });
     }
   }
 
-  /** Applies peer records that beat ours; announces what changed so it spreads further. */
-  private applyPeer(records: readonly BundleRecord[]): void {
+  /** Applies peer records that beat ours; announces what changed (on every pool) so it spreads further. */
+  private applyPeer(records: readonly BundleRecord[], pool: BundlePool): void {
     const applied: BundleRecord[] = [];
     for (const r of records) {
+      if (!pool.carries(r.key)) {
+        // A cluster-scoped key (active root, rotation state) from another cluster: never ours to take.
+        this.drop(new BundleCodecError('shape', `${r.key} arrived on the ${pool.name.toUpperCase()} pool, which does not carry it`));
+        continue;
+      }
       const cur = this.records.get(r.key);
       if (cur !== undefined && compareRecords(r, cur) <= 0) continue;
       if (cur === undefined && this.records.size >= BUNDLE_LIMITS.maxRecords) {
@@ -364,13 +422,17 @@ export class TrustBundleStore implements GossipChannel {
   }
 
   private announce(records: readonly BundleRecord[]): void {
-    const from = this.selfAddr();
-    if (from === undefined || this.mux === undefined || this.closed) return;
-    for (const r of records) {
-      try {
-        this.mux.broadcast(Channel.caBundle, encodeBundleMessage({ t: 'changed', from, digest: [{ key: r.key, hlc: r.hlc, node: r.node }] }), r.key);
-      } catch (err) {
-        this.debug('bundle broadcast failed', err);
+    if (this.closed) return;
+    for (const pool of [this.lan, this.wan]) {
+      const from = pool === undefined ? undefined : this.selfAddr(pool);
+      if (pool === undefined || from === undefined) continue;
+      for (const r of records) {
+        if (!pool.carries(r.key)) continue;
+        try {
+          pool.mux.broadcast(Channel.caBundle, encodeBundleMessage({ t: 'changed', from, digest: [{ key: r.key, hlc: r.hlc, node: r.node }] }), r.key);
+        } catch (err) {
+          this.debug('bundle broadcast failed', err, { pool: pool.name });
+        }
       }
     }
   }
@@ -389,8 +451,8 @@ export class TrustBundleStore implements GossipChannel {
     }
   }
 
-  private digest(): BundleDigest[] {
-    return [...this.records.values()].map((r) => ({ key: r.key, hlc: r.hlc, node: r.node }));
+  private digest(pool: BundlePool): BundleDigest[] {
+    return [...this.records.values()].filter((r) => pool.carries(r.key)).map((r) => ({ key: r.key, hlc: r.hlc, node: r.node }));
   }
 
   private buildView(): BundleView {
@@ -460,9 +522,9 @@ export class TrustBundleStore implements GossipChannel {
     return this.writing;
   }
 
-  private selfAddr(): string | undefined {
+  private selfAddr(pool: BundlePool): string | undefined {
     try {
-      return this.members?.localMember().addr;
+      return pool.members.localMember().addr;
     } catch {
       return undefined;
     }
