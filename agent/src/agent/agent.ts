@@ -21,6 +21,7 @@ import {
   apiRoutes, HttpApiServer, type AgentApi, type AgentSelf, type KeyringOperation, type KeyringReport, type ReloadResult,
 } from '../http';
 import { AgentMetrics, registerServiceMetrics } from '../metrics';
+import { DataPlane } from '../proxy/data-plane';
 import { splitHostPort, TransportError } from '../transport/transport';
 import { UdpTcpTransport } from '../transport/udp-tcp';
 import type { AgentLifecycle } from '../systemd/lifecycle';
@@ -89,6 +90,7 @@ export class Agent implements AgentApi {
   private wan: Pool | undefined;
   private http: HttpApiServer | undefined;
   private services: ServiceLayer | undefined;
+  private dataPlane: DataPlane | undefined;
   private dataDir = '';
   private removeDataDirOnExit = false;
   private nodeId = '';
@@ -281,7 +283,26 @@ export class Agent implements AgentApi {
   }
 
   async metricsText(): Promise<{ contentType: string; text: string }> {
-    return { contentType: this.metrics.contentType, text: await this.metrics.text() };
+    const [agent, proxy] = await Promise.all([this.metrics.text(), this.dataPlane?.metricsText() ?? '']);
+    return { contentType: this.metrics.contentType, text: proxy === '' ? agent : `${agent.replace(/\n*$/, '\n')}${proxy}` };
+  }
+
+  /** The data plane (tests, embedding); undefined without a CA. */
+  get proxy(): DataPlane | undefined {
+    return this.dataPlane;
+  }
+
+  /** The proxy serves sidecars only with workload certificates: it runs when the agent has a CA. */
+  private startDataPlane(services: ServiceLayer): void {
+    const c = this.config;
+    if (services.ca === undefined || c.ca === undefined || this.lan === undefined) return;
+    this.dataPlane = new DataPlane({
+      nodeName: c.nodeName, datacenter: c.datacenter, trustDomain: c.ca.trustDomain, bindHost: c.bindAddr,
+      defaultIntentionPolicy: c.defaultIntentionPolicy, local: services.registry, catalog: () => services.catalog,
+      configEntries: services.configEntries, ca: services.ca, lan: this.lan.memberlist, clock: this.clock, random: this.random,
+      logger: this.log, logLevel: c.logLevel, logJson: c.logJson,
+    });
+    this.dataPlane.start();
   }
 
   // ---- start and stop ----
@@ -327,6 +348,7 @@ export class Agent implements AgentApi {
     });
     await this.http.start();
     await services.start(c.clientAddr, c.ports.dns);
+    this.startDataPlane(services);
     this.announceBoundPorts();
     await this.startJoin('lan', c.startJoin);
     if (c.server) await this.startJoin('wan', c.startJoinWan);
@@ -431,6 +453,7 @@ export class Agent implements AgentApi {
 
   /** Closes whatever was started, in reverse order. Never throws. */
   private async teardown(): Promise<void> {
+    await this.dataPlane?.stop().catch((err: unknown) => this.log.warn({ err: String(err) }, 'proxy stop failed'));
     await this.http?.close().catch((err: unknown) => this.log.warn({ err: String(err) }, 'HTTP close failed'));
     await this.services?.stop();
     for (const p of [this.wan, this.lan]) {
