@@ -87,7 +87,7 @@ export async function waitLeaf(agent: TestAgent, service: string, timeoutMs = 30
 }
 
 /** `/v1/connect/ca/status`, parsed. */
-export async function caStatus(agent: TestAgent): Promise<{ ActiveRootID: string; RootIDs: string[]; Rotation: { Phase: string; Blockers: Array<{ Member: string; Reason: string }> } | null; Members: Array<Record<string, unknown>> }> {
+export async function caStatus(agent: TestAgent): Promise<{ ActiveRootID: string; RootIDs: string[]; Rotation: { Phase: string; Coordinator: string; Term: number; Blockers: Array<{ Member: string; Reason: string }> } | null; Members: Array<Record<string, unknown>> }> {
   const r = await http(agent.base, 'GET', '/v1/connect/ca/status', undefined, 5_000);
   if (r.status !== 200) throw new Error(`${agent.name}: status -> ${r.status} ${r.text}`);
   return JSON.parse(r.text) as Awaited<ReturnType<typeof caStatus>>;

@@ -209,9 +209,14 @@ test('a manual rotation refuses unsafe steps with the reason and survives a coor
     '--manual', '--reissue-window', '25s', '--drop-grace', '3s']);
   assert.equal(start.code, 0, start.stderr);
   const refusals: string[] = [];
+  // Operator requests go to the server that coordinates now (another one takes over while s0 restarts).
+  const coordinator = async (): Promise<TestAgent> => {
+    const name = (await caStatus(s0)).Rotation?.Coordinator;
+    return servers.find((s) => s.name === name) ?? s0;
+  };
   const advanceTo = async (phase: string, timeoutMs: number): Promise<void> => {
     await waitFor(`the rotation to advance to ${phase}`, async () => {
-      const r = await s0.cli(['ca', 'rotate', '--next']);
+      const r = await (await coordinator()).cli(['ca', 'rotate', '--next']);
       if (r.code !== 0) refusals.push(r.stderr.trim());
       return (await caStatus(s0)).Rotation?.Phase === phase;
     }, { timeoutMs, everyMs: 300 });
@@ -222,9 +227,11 @@ test('a manual rotation refuses unsafe steps with the reason and survives a coor
   await advanceTo('switch-signers', 20_000);
   await s0.restart();
   await waitForViews('the coordinator to rejoin', everyone, Object.fromEntries(everyone.map((a) => [a.name, 'alive'])), 15_000);
-  assert.equal((await caStatus(s0)).Rotation?.Phase, 'switch-signers', 'the restarted coordinator resumed where it was');
+  const resumed = (await caStatus(s0)).Rotation;
+  assert.equal(resumed?.Phase, 'switch-signers', 'the rotation survived the coordinator restart where it was');
+  t.diagnostic(`after s0's restart the rotation is coordinated by ${resumed?.Coordinator} (term ${resumed?.Term})`);
   await advanceTo('reissue-leaves', 30_000);
-  const early = await s0.cli(['ca', 'rotate', '--next']);
+  const early = await (await coordinator()).cli(['ca', 'rotate', '--next']);
   assert.equal(early.code, 1, 'leaving reissue-leaves before every leaf was reissued is refused');
   assert.match(early.stderr, /cannot leave phase reissue-leaves: .*leaves chain to/);
   await advanceTo('drop-old-root', 60_000);

@@ -75,8 +75,15 @@ export function sharedAcrossClusters(key: string): boolean {
   return key.startsWith('root/') || key.startsWith('int/');
 }
 
-/** Orders two writes: stamp, then encoded value (a deterministic tie-break for equal seed stamps). */
+/**
+ * Orders two writes: stamp, then encoded value (a deterministic tie-break for equal seed stamps).
+ * Rotation records compare their coordinator term first (rotation.ts): a coordinator that resumes
+ * after a takeover writes with a fresh stamp but an old term, and must lose everywhere.
+ */
 export function compareRecords(a: BundleRecord, b: BundleRecord): number {
+  const ta = a.value?.type === 'rotation' ? (a.value.state.term ?? 0) : 0;
+  const tb = b.value?.type === 'rotation' ? (b.value.state.term ?? 0) : 0;
+  if (ta !== tb) return ta - tb;
   const c = compareStamps(a, b);
   if (c !== 0) return c;
   const x = JSON.stringify(a.value);
@@ -178,6 +185,10 @@ export function rotationStateOf(v: unknown): RotationState {
     phase: phase as RotationState['phase'], phaseSinceMs: num('phaseSinceMs'),
   };
   if (o['finishedAtMs'] !== undefined && o['finishedAtMs'] !== null) state.finishedAtMs = num('finishedAtMs');
+  if (o['term'] !== undefined && o['term'] !== null) {
+    if (!Number.isSafeInteger(o['term']) || (o['term'] as number) < 0) bad('term');
+    state.term = o['term'] as number;
+  }
   return state;
 }
 

@@ -25,7 +25,7 @@ import type { Member } from '../gossip/member';
 import { ACTIVE_KEY, intermediateKey, rootKey } from './bundle-record';
 import { CaMetrics } from './ca-metrics';
 import { caServers, caTags, memberCaView, tagRootId } from './ca-tags';
-import { fetchIntermediate, mustSwitch, reissuePlan } from './rotation-follower';
+import { fetchIntermediate, mustStage, mustSwitch, reissuePlan, switchToStaged } from './rotation-follower';
 import { chooseChain, verificationPems } from './chain';
 import { leafView, rootsView, type LeafView, type RootsView } from './connect-views';
 import { CaClientError, CaClientErrorCode } from './errors';
@@ -376,6 +376,7 @@ export class CaLayer {
   private reconcile(): void {
     if (this.stopped) return;
     this.followReissue();
+    void this.coordinator?.watch().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'could not take the root rotation over'));
     void this.followSignerSwitch().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'could not follow the signer switch'));
     const leaf = this.leaves.leaf();
     if (this.server !== undefined && leaf !== undefined) {
@@ -406,17 +407,21 @@ export class CaLayer {
     if (plan !== undefined) this.leaves.reissueNotUnder(plan.rootId, plan.windowMs);
   }
 
-  /** Root rotation step 3 on a server that does not coordinate it. */
+  /** Root rotation steps 1-3 on a server that does not coordinate it (or took it over without the material): stage early, switch at step 3. */
   private async followSignerSwitch(): Promise<void> {
     const server = this.server;
     const st = this.bundle.rotation(this.o.datacenter);
     const agent = this.leaves.leaf();
-    if (server === undefined || !mustSwitch(server, st) || this.fetching || agent === undefined) return;
-    if (this.coordinator?.current?.id === st.id) return; // the coordinator switches itself
+    if (server === undefined || st === undefined || this.fetching || agent === undefined) return;
+    if (this.coordinator?.current?.id === st.id && this.coordinator.holdsMaterial) return; // the coordinator stages and switches itself
+    const stageOnly = mustStage(server, st);
+    if (!stageOnly && !mustSwitch(server, st)) return;
     this.fetching = true;
     try {
+      if (!stageOnly && (await switchToStaged(server, this.bundle, st))) return;
       await fetchIntermediate({
         st, server, bundle: this.bundle, agent, agentChain: this.chainOf(agent), members: this.membership?.members() ?? [], self: this.o.nodeName, logger: this.log,
+        stageOnly,
       });
     } finally {
       this.fetching = false;

@@ -3,8 +3,11 @@
  * in the trust bundle:
  * - step 4 on every agent: reissue the leaves that are not under the active root, within the
  *   rotation's window (`reissuePlan`, pure);
- * - step 3 on the cluster's other servers: fetch the new intermediate, sealed to this server's agent
- *   key, from the coordinator or a server that already switched, and sign with it (`fetchIntermediate`).
+ * - steps 1-2 on the cluster's other servers: fetch the new intermediate, sealed to this server's
+ *   agent key, from the coordinator and hold it staged, so that any server can take the rotation over
+ *   if the coordinator dies (`mustStage`, `fetchIntermediate` with `stageOnly`);
+ * - step 3 on those servers: sign with it (the staged copy, or fetched from the coordinator or a
+ *   server that already switched).
  */
 import type { Logger } from '../core/logger';
 import type { Member } from '../gossip/member';
@@ -35,10 +38,28 @@ export function mustSwitch(server: CaServerRole, st: RotationState | undefined):
   return st !== undefined && phaseIndex(st.phase) >= phaseIndex('switch-signers') && server.current.intermediateId !== st.intermediateId;
 }
 
-/** Fetches the new intermediate from a server that holds it and switches `server` to it; false when none could give it. */
+/** Switches `server` to its staged copy of the rotation's intermediate, with the cross-signed copy the bundle holds now. */
+export async function switchToStaged(server: CaServerRole, bundle: TrustBundleStore, st: RotationState): Promise<boolean> {
+  const staged = server.staged;
+  if (staged?.intermediateId !== st.intermediateId) return false;
+  const cross = bundle.view().intermediates.filter((i) => i.ski === st.intermediateId && i.aki !== st.newRootId).map((i) => i.pem);
+  await server.switchTo(signerMaterial({ certPem: staged.certPem, keyPem: staged.keyPem }, cross));
+  return true;
+}
+
+/** True when this server should fetch and stage the new intermediate ahead of step 3 (steps 1-2, not held yet). */
+export function mustStage(server: CaServerRole, st: RotationState | undefined): st is RotationState {
+  return st !== undefined && phaseIndex(st.phase) < phaseIndex('switch-signers') && server.current.intermediateId !== st.intermediateId &&
+    server.staged?.intermediateId !== st.intermediateId;
+}
+
+/**
+ * Fetches the new intermediate from a server that holds it and switches `server` to it (or, with
+ * `stageOnly`, stages it); false when none could give it.
+ */
 export async function fetchIntermediate(o: {
   st: RotationState; server: CaServerRole; bundle: TrustBundleStore; agent: IssuedLeaf; agentChain: string[]; members: readonly Member[];
-  self: string; logger: Logger;
+  self: string; logger: Logger; stageOnly?: boolean;
 }): Promise<boolean> {
   const { st } = o;
   const sources = o.members.filter((m) => m.name !== o.self && m.state === 'alive' &&
@@ -49,7 +70,9 @@ export async function fetchIntermediate(o: {
       const got = openFetched(answer, o.agent.keyPem, st.intermediateId);
       // The cross-signed copy (same key, issued by the old root) goes in the chain after the intermediate.
       const cross = o.bundle.view().intermediates.filter((i) => i.ski === st.intermediateId && i.aki !== st.newRootId).map((i) => i.pem);
-      await o.server.switchTo(signerMaterial(got, cross));
+      const material = signerMaterial(got, cross);
+      if (o.stageOnly === true) o.server.stage(material);
+      else await o.server.switchTo(material);
       return true;
     } catch (err) {
       o.logger.warn({ from: m.name, err: (err as Error).message }, 'could not fetch the new intermediate; trying another server');

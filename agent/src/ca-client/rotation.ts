@@ -60,6 +60,12 @@ export interface RotationState extends RotationPlan {
   /** When the current phase began. */
   phaseSinceMs: number;
   finishedAtMs?: number;
+  /**
+   * Coordinator term, 0 when absent: each takeover raises it (see electCoordinator). The bundle
+   * orders rotation records by term before stamp, so a coordinator that comes back with an older
+   * term can never overwrite its successor's record.
+   */
+  term?: number;
 }
 
 /** One member as its gossip tags describe it. */
@@ -172,6 +178,18 @@ export function requestAdvance(state: RotationState, obs: RotationObservation): 
   if (step.advanced) return step;
   const why = step.blockers.map((b) => `${b.member}: ${b.reason}`).join('; ');
   return { ...step, refused: `cannot leave phase ${state.phase}: ${why}` };
+}
+
+/**
+ * Which server drives `state`: its named coordinator while that member is live (alive or suspect: a
+ * suspicion is not a takeover), else the live server of the rotating cluster with the lowest node
+ * name. Every server computes this from the same gossip view, so exactly one takes over once the
+ * coordinator is declared failed or left; undefined when the cluster has no live server.
+ */
+export function electCoordinator(state: RotationState, members: readonly MemberCaView[]): string | undefined {
+  const servers = members.filter((m) => m.live && m.server && m.datacenter === state.datacenter).map((m) => m.name);
+  if (servers.includes(state.coordinator)) return state.coordinator;
+  return servers.sort()[0];
 }
 
 /** Inputs of the reissue window. */

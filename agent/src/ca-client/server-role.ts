@@ -47,6 +47,7 @@ export type ServerMemberCheck = (node: string) => boolean;
 /** A server's signing side. */
 export class CaServerRole {
   private material: SignerMaterial;
+  private stagedMaterial: SignerMaterial | undefined;
   private signer: LeafSigner;
   private server: CaServer | undefined;
   private boundPort: number | undefined;
@@ -61,6 +62,16 @@ export class CaServerRole {
   /** The material in use. */
   get current(): SignerMaterial {
     return this.material;
+  }
+
+  /** A rotation's new intermediate held ahead of step 3 (not signed with), so any server can take the rotation over. */
+  get staged(): SignerMaterial | undefined {
+    return this.stagedMaterial;
+  }
+
+  /** Keeps `m` for hand-off to the cluster's other servers without signing under it (memory only). */
+  stage(m: SignerMaterial): void {
+    this.stagedMaterial = m;
   }
 
   /** Root the signer chains to (`ca_root`). */
@@ -120,12 +131,13 @@ export class CaServerRole {
   }
 
   /**
-   * Answers another server's request for the intermediate it must switch to: only when we sign with
-   * it, and only to a live server of this cluster whose agent certificate chains to the bundle. The
-   * key is sealed to that certificate.
+   * Answers another server's request for the intermediate it must switch to (or stage ahead of step
+   * 3): only when we sign with it or hold it staged, and only to a live server of this cluster whose
+   * agent certificate chains to the bundle. The key is sealed to that certificate.
    */
   answerFetch(m: Extract<BundleMessage, { t: 'fetch-intermediate' }>, isServer: ServerMemberCheck): BundleMessage | undefined {
-    if (m.intermediateId !== this.material.intermediateId) return undefined;
+    const material = [this.material, this.stagedMaterial].find((x) => x?.intermediateId === m.intermediateId);
+    if (material === undefined) return undefined;
     const view = this.o.bundle.view();
     try {
       const uris = verifyChain(m.agentCertPem, m.agentChainPem, view.intermediates.map((i) => i.pem), view.roots.map((r) => r.pem), this.o.clock.wallNow());
@@ -133,7 +145,7 @@ export class CaServerRole {
       if (id.kind !== 'agent' || id.trustDomain !== this.o.trustDomain || id.datacenter !== this.o.datacenter) throw new Error(`${uris[0]} is not an agent of this cluster`);
       if (!isServer(id.node)) throw new Error(`${id.node} is not a live server of this cluster`);
       this.log.info({ node: id.node, intermediate: m.intermediateId }, 'handing the new intermediate to a server');
-      return { t: 'intermediate', certPem: this.material.certPem, sealedKey: sealKey(this.material.keyPem, m.agentCertPem) };
+      return { t: 'intermediate', certPem: material.certPem, sealedKey: sealKey(material.keyPem, m.agentCertPem) };
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'refused a request for the intermediate');
       return undefined;

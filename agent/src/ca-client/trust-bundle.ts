@@ -252,12 +252,17 @@ export class TrustBundleStore implements GossipChannel {
     }
   }
 
-  /** Writes a value (null removes) with a fresh stamp, unless it already holds exactly that. Returns true when written. */
+  /**
+   * Writes a value (null removes) with a fresh stamp, unless it already holds exactly that or the
+   * write would lose to the record held (a rotation record of a later coordinator term). Returns
+   * true when written.
+   */
   write(key: string, value: BundleValue | null): boolean {
     const cur = this.records.get(key);
     if (cur !== undefined && JSON.stringify(cur.value) === JSON.stringify(value)) return false;
     if (cur === undefined && value === null) return false;
     const r: BundleRecord = { key, value, hlc: this.hlc.now(), node: this.opts.nodeName };
+    if (cur !== undefined && compareRecords(r, cur) <= 0) return false;
     if (!this.certificatesValid(r)) throw new Error(`refusing to write an invalid certificate under ${key}`);
     this.apply(r);
     this.persistSoon();

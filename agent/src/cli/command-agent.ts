@@ -7,6 +7,7 @@ import { Agent, createLogger } from '../agent';
 import { AGENT_FLAGS, ConfigError, loadConfig, type ConfigPath, type LoadConfigOptions } from '../config';
 import { systemClock } from '../core/clock';
 import { systemdNotifierFromEnv } from '../systemd';
+import { startDemo, type Demo } from '../dev/demo';
 import type { CliIo } from './io';
 
 /** Adds the agent flags (from the config flag table) plus -config-file, -config-dir; returns the ordered paths. */
@@ -28,8 +29,8 @@ export function addAgentOptions(cmd: Command): ConfigPath[] {
   return paths;
 }
 
-/** Runs an agent until it stops; resolves with the process exit code. */
-export async function runAgent(inputs: LoadConfigOptions, io: CliIo): Promise<number> {
+/** Runs an agent until it stops; resolves with the process exit code. With `demo`, the dev demo services run beside it. */
+export async function runAgent(inputs: LoadConfigOptions, io: CliIo, opts: { demo?: boolean } = {}): Promise<number> {
   let config;
   try {
     config = await loadConfig(inputs);
@@ -63,7 +64,20 @@ export async function runAgent(inputs: LoadConfigOptions, io: CliIo): Promise<nu
     io.stderr(`Error starting agent: ${(err as Error).message}\n`);
     return 1;
   }
+  let demo: Demo | undefined;
+  if (opts.demo === true) {
+    try {
+      demo = await startDemo(agent);
+      io.stderr(`${demo.banner}\n`);
+    } catch (err) {
+      io.stderr(`Error starting the demo: ${(err as Error).message}\n`);
+      await agent.shutdown({ leave: false });
+      await notifier?.close();
+      return 1;
+    }
+  }
   const exit = await agent.exited;
+  await demo?.stop();
   await notifier?.close();
   process.off('SIGHUP', onHup);
   if (exit.error !== undefined) {
@@ -84,7 +98,9 @@ export function registerAgentCommands(program: Command, io: CliIo, done: (code: 
 
   const devCmd = program.command('dev').description('run a single dev agent (server, node "dev", 127.0.0.1, temporary data dir)');
   const devPaths = addAgentOptions(devCmd);
+  devCmd.option('--demo', 'also run two demo services, web calling api through the mesh (what `npm run dev` starts)');
   devCmd.action(async (opts: Record<string, unknown>) => {
-    done(await runAgent({ paths: devPaths, flags: { ...opts, node: opts['node'] ?? 'dev' }, dev: true }, io), true);
+    const { demo, ...flags } = opts;
+    done(await runAgent({ paths: devPaths, flags: { ...flags, node: flags['node'] ?? 'dev' }, dev: true }, io, { demo: demo === true }), true);
   });
 }

@@ -127,7 +127,7 @@ function leafJson(l: LeafView): Record<string, unknown> {
 function rotationJson(s: RotationState): Record<string, unknown> {
   return {
     ID: s.id, Datacenter: s.datacenter, Phase: s.phase, OldRootID: s.oldRootId, NewRootID: s.newRootId, IntermediateID: s.intermediateId,
-    Coordinator: s.coordinator, Manual: s.manual, ReissueWindowMs: s.reissueWindowMs, DropGraceMs: s.dropGraceMs,
+    Coordinator: s.coordinator, Term: s.term ?? 0, Manual: s.manual, ReissueWindowMs: s.reissueWindowMs, DropGraceMs: s.dropGraceMs,
     StartedAt: iso(s.startedAtMs), PhaseSince: iso(s.phaseSinceMs), FinishedAt: s.finishedAtMs === undefined ? null : iso(s.finishedAtMs),
   };
 }

@@ -83,10 +83,12 @@ export class UpstreamListener {
     const base = { direction: 'outbound' as const, source: spec.source, destination: spec.destination, sourceId: spec.sourceSpiffeId, destinationId: '' };
     const tried = new Set<string>();
     let last: AttemptError | undefined;
+    let lastEp: EndpointSpec | undefined;
     for (let attempt = 1; attempt <= spec.maxAttempts && !clientGone; attempt++) {
       const ep = this.balancer.pick(tried);
       if (ep === undefined) break;
       tried.add(ep.id);
+      lastEp = ep;
       try {
         const stream = await this.o.tunnels.open(ep, spec.source, spec.connectTimeoutMs);
         this.balancer.success(ep.id);
@@ -113,7 +115,7 @@ export class UpstreamListener {
     const outcome = last?.kind ?? 'connect_failure';
     const reason = last?.reason ?? (clientGone ? 'client_closed' : 'no_healthy_endpoint');
     this.o.metrics.finished({
-      ...base, endpoint: '', bytesUp: 0, bytesDown: 0, durationMs: this.o.clock.now() - started, outcome, reason,
+      ...base, destinationId: lastEp?.spiffeId ?? '', endpoint: lastEp === undefined ? '' : endpointName(lastEp), bytesUp: 0, bytesDown: 0, durationMs: this.o.clock.now() - started, outcome, reason,
       detail: last?.message ?? (clientGone ? 'the application closed the connection first' : `no healthy endpoint of ${spec.destination}`), attempts: tried.size,
     }, stats);
   }

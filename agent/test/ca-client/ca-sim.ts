@@ -95,6 +95,12 @@ export class CaSim {
     await agent.ca.start();
   }
 
+  /** kill -9 of one agent: its gossip stops at once and its CA timers with it (nothing is handed over). */
+  async crash(name: string): Promise<void> {
+    this.c.crash(name);
+    await this.agents.get(name)!.ca.stop();
+  }
+
   /** Calls reach the server whose gossip host the address names, with the caller's identity from its certificate. */
   private transport(): SignTransport {
     return async (addr, req, auth) => {

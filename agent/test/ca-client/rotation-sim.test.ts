@@ -64,3 +64,65 @@ test('simulated cluster: a full root rotation completes with every member report
     await sim.shutdown();
   }
 });
+
+test('simulated cluster: when the coordinator is killed mid-rotation, the lowest-named live server takes over and finishes it', async (t) => {
+  const sim = new CaSim();
+  const pki = await rotationPki(sim.c.clock);
+  try {
+    await sim.start(pki, 3, 3);
+    const newId = pki.newRoot.id;
+    const newTag = tagRootId(newId);
+    await sim.until(() => sim.tagEverywhere(LEAVES_ROOT_TAG, tagRootId(pki.oldRoot.id)), 60_000, 'every member holds leaves under the old root');
+    const s0 = sim.agents.get('s0')!.ca;
+    // Manual, so the rotation is held in step 2 until the coordinator is gone: the takeover must come from the staged material alone.
+    await s0.rotate({
+      rootCertPem: pki.newRoot.certPem, intermediateCertPem: pki.newInt.certPem, intermediateKeyPem: pki.newInt.keyPem, crossSignedCertPem: pki.cross,
+      reissueWindowMs: 20_000, dropGraceMs: 5_000, manual: true,
+    });
+    await sim.until(() => ['s1', 's2'].every((s) => sim.agents.get(s)!.ca.server!.staged?.intermediateId === pki.newInt.id), 30_000, 'the other servers staged the new intermediate');
+    for (const s of ['s1', 's2']) assert.equal(sim.agents.get(s)!.ca.server!.rootId, pki.oldRoot.id, `${s} still signs under the old root (step 3 not reached)`);
+    assert.equal(s0.bundle.rotation('dc1')?.phase, 'publish');
+
+    await sim.run(10_000); // past every server's start-up grace (resumeDelayMs), so the figure below is detection + election
+    assert.equal(s0.bundle.rotation('dc1')?.phase, 'publish', 'manual: held in step 1');
+    await sim.crash('s0');
+    const crashedAt = sim.c.clock.now();
+    const s1 = sim.agents.get('s1')!.ca;
+    const active = (): string[] => ['s1', 's2'].filter((s) => {
+      const cur = sim.agents.get(s)!.ca.coordinator?.current;
+      return cur !== undefined && cur.phase !== 'done';
+    });
+    let most = 0;
+    const tookOverMs = await sim.until(() => {
+      most = Math.max(most, active().length);
+      return s1.bundle.rotation('dc1')?.coordinator === 's1';
+    }, 60_000, 's1 takes over');
+    const rec = s1.bundle.rotation('dc1')!;
+    assert.equal(rec.term, 1, 'a takeover raises the coordinator term');
+    assert.equal(rec.phase, 'publish', 'it resumes from the replicated phase');
+    assert.deepEqual(active(), ['s1'], 's2 does not coordinate');
+    assert.ok(s1.coordinator!.holdsMaterial, 's1 holds the staged intermediate and its key');
+
+    // The successor drives the manual steps to the end, each gate checked as before.
+    const tookMs = await sim.until(() => {
+      most = Math.max(most, active().length);
+      const st = s1.bundle.rotation('dc1');
+      if (st !== undefined && st.phase !== 'done') void s1.advanceRotation().catch(() => {});
+      return st?.phase === 'done' && sim.tagEverywhere(TRUSTED_ROOTS_TAG, newTag) && sim.tagEverywhere(LEAVES_ROOT_TAG, newTag);
+    }, 10 * 60_000, 'the rotation done under s1 with every live member on the new root').catch((err: Error) => {
+      err.message += `; blockers ${JSON.stringify(s1.status().rotation?.blockers)}`;
+      throw err;
+    });
+    assert.equal(most, 1, 'never two coordinators at once');
+    for (const [name, a] of sim.agents) {
+      if (name === 's0') continue;
+      assert.deepEqual(a.ca.bundle.rootIds(), [newId], `${name} dropped the old root`);
+      assert.equal(a.ca.bundle.rotation('dc1')?.coordinator, 's1');
+      for (const leaf of a.ca.leaves.leaves()) assert.equal(leaf.rootId, newId, `${name}: ${leaf.spiffeId}`);
+      if (a.server) assert.equal(a.ca.server!.rootId, newId, `${name} signs under the new root`);
+    }
+    t.diagnostic(`coordinator killed in step 1 (manual): s1 took over ${Math.round(tookOverMs / 1000)} virtual s after the kill, the rotation finished ${Math.round((tookMs + tookOverMs) / 1000)} virtual s after it (crash at ${Math.round(crashedAt / 1000)} s)`);
+  } finally {
+    await sim.shutdown();
+  }
+});

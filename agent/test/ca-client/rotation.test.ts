@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  gateBlockers, requestAdvance, reissueWindowMs, startRotation, stepRotation, type MemberCaView, type RotationObservation, type RotationState,
+  electCoordinator, gateBlockers, requestAdvance, reissueWindowMs, startRotation, stepRotation, type MemberCaView, type RotationObservation, type RotationState,
 } from '../../src/ca-client/rotation';
 import { VirtualClock } from '../../src/core/clock';
 
@@ -132,4 +132,17 @@ test('gates compare full root ids with the 16-character ids members announce', (
   const ok = m('s1', { trust: [OLD, NEW], signerRoot: NEW, leaves: NEW });
   assert.deepEqual(gateBlockers(st, { nowMs: 0, members: [ok], bundleHasNewRoot: true }), []);
   assert.equal(gateBlockers(st, { nowMs: 0, members: [m('c1', { trust: [full] })], bundleHasNewRoot: true }).length, 2, 'a full id in a tag is not a tag id');
+});
+
+test('takeover election: the named coordinator while live (suspect included), else the lowest-named live server of the cluster', () => {
+  const st = plan();
+  const table: Array<[members: MemberCaView[], expect: string | undefined]> = [
+    [[m('s1'), m('s0'), m('s2')], 's1'],
+    [[m('s1', { live: true }), m('s0')], 's1'],
+    [[m('s1', { live: false }), m('s3'), m('s2')], 's2'],
+    [[m('s1', { live: false }), m('s0', { datacenter: 'dc2' }), m('s3')], 's3'],
+    [[m('s1', { live: false }), m('c0'), m('s2', { live: false })], undefined],
+    [[m('s3'), m('s2')], 's2'],
+  ];
+  for (const [members, expect] of table) assert.equal(electCoordinator(st, members), expect, JSON.stringify(members.map((x) => [x.name, x.live, x.datacenter])));
 });
