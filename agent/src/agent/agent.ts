@@ -343,6 +343,7 @@ export class Agent implements AgentApi {
       host: c.clientAddr, port: c.ports.http, clock: this.clock,
       routes: apiRoutes(this, {
         catalog: services.catalog, local: services.registry, configEntries: services.configEntries, connect: services.ca, clock: this.clock, random: this.random,
+        agentToken: c.aclAgentToken,
       }),
       logger: this.log.child({ component: 'http' }), observer: this.metrics.http,
     });

@@ -111,6 +111,11 @@ export interface AgentConfig {
   readonly ca: CaConfig | undefined;
   /** Authorization when no `service-intentions` entry matches: allow in dev, deny otherwise. */
   readonly defaultIntentionPolicy: IntentionPolicy;
+  /**
+   * `acl_agent_token`: a caller that is not on loopback must send it (`X-Consul-Token` or
+   * `Authorization: Bearer`) to read leaf certificates and their private keys; undefined: loopback only.
+   */
+  readonly aclAgentToken: string | undefined;
   /** Config files read, in order (for /v1/agent/self and logs). */
   readonly sources: readonly string[];
   /**
@@ -261,6 +266,7 @@ export function buildConfig(
     gossipWan,
     ca: ca.config,
     defaultIntentionPolicy: get<IntentionPolicy>('default_intention_policy', opts.dev ? 'allow' : 'deny'),
+    aclAgentToken: get<string | undefined>('acl_agent_token', undefined),
     sources: [...opts.sources],
     serviceDefinitions: [...(opts.serviceDefinitions ?? [])],
   };
@@ -314,9 +320,9 @@ export function isUnspecified(addr: string): boolean {
  * and service definitions by the files they came from (check headers often carry tokens).
  */
 export function redactedConfig(c: AgentConfig): Record<string, unknown> {
-  const { encrypt, serviceDefinitions, ca, ...rest } = c;
+  const { encrypt, serviceDefinitions, ca, aclAgentToken, ...rest } = c;
   return {
-    ...rest, encrypt: encrypt === undefined ? false : '[redacted]', serviceDefinitions: serviceDefinitions.map((d) => d.source),
+    ...rest, encrypt: encrypt === undefined ? false : '[redacted]', aclAgentToken: aclAgentToken === undefined ? undefined : '[redacted]', serviceDefinitions: serviceDefinitions.map((d) => d.source),
     ca: ca === undefined ? undefined : { ...ca, bootstrapToken: ca.bootstrapToken === undefined ? undefined : '[redacted]' },
   };
 }

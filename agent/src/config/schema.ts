@@ -176,6 +176,7 @@ export const AGENT_SCHEMA: Schema = {
   gossip_wan: gossipBlock,
   ca: caBlock,
   default_intention_policy: { kind: 'enum', values: INTENTION_POLICIES },
+  acl_agent_token: { kind: 'string', secret: true, check: (v) => (v.trim().length < 16 ? 'expected a token of at least 16 characters' : undefined) },
   // Consul's service definitions in agent config files; validated by the local service registry.
   service: { kind: 'passthrough' },
   services: { kind: 'passthrough' },

@@ -92,6 +92,8 @@ export interface ApiDependencies {
   configEntries?: ConfigEntries;
   /** `/v1/connect/ca/*`, `/v1/agent/connect/*`: the agent's CA (absent when the CA is off). */
   connect?: ConnectCa;
+  /** `acl_agent_token`: lets callers off loopback read leaves (private keys); default none (loopback only). */
+  agentToken?: string;
   /** Times blocking queries (`?index=&wait=`); default the system clock. */
   clock?: Clock;
   /** Jitters blocking-query waits by up to wait/16, as Consul does; default the system random source. */

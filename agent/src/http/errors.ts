@@ -10,6 +10,7 @@ export const HttpErrorCode = {
   bodyTooLarge: 'SHOAL_ERR_HTTP_BODY_TOO_LARGE',
   badJson: 'SHOAL_ERR_HTTP_BAD_JSON',
   badRequest: 'SHOAL_ERR_HTTP_BAD_REQUEST',
+  forbidden: 'SHOAL_ERR_HTTP_FORBIDDEN',
   internal: 'SHOAL_ERR_HTTP_INTERNAL',
 } as const;
 

@@ -40,6 +40,6 @@ export function apiRoutes(api: AgentApi, deps: ApiDependencies = {}): Route[] {
     routes.push(...catalogRoutes({ api, catalog: deps.catalog, ...timing }), ...healthRoutes({ api, catalog: deps.catalog, ...timing }));
   }
   if (deps.configEntries !== undefined) routes.push(...configRoutes({ configEntries: deps.configEntries, ...timing }));
-  if (deps.connect !== undefined) routes.push(...connectRoutes({ connect: deps.connect, ...timing }));
+  if (deps.connect !== undefined) routes.push(...connectRoutes({ connect: deps.connect, agentToken: deps.agentToken, ...timing }));
   return routes;
 }

@@ -19,6 +19,8 @@ export interface ApiRequest {
   readonly params: Readonly<Record<string, string>>;
   readonly query: URLSearchParams;
   readonly headers: IncomingHttpHeaders;
+  /** The caller's IP address as the socket reports it (undefined when unknown: treated as remote). */
+  readonly remoteAddress?: string;
   /** Aborted when the client disconnects or the server shuts down (for blocking queries). */
   readonly signal: AbortSignal;
   /** The request body parsed as JSON, undefined when empty; rejects with 400 or 413. */

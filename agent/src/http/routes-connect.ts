@@ -13,6 +13,7 @@ import type { Clock } from '../core/clock';
 import type { Random } from '../core/random';
 import { blockingRead } from './blocking';
 import { badRequest } from './errors';
+import { assertLeafAccess } from './leaf-access';
 import type { ApiReply, ApiRequest, Route } from './router';
 
 /** What the connect routes need from the agent's CA (CaLayer implements it). */
@@ -37,6 +38,8 @@ export interface ConnectCa {
 /** What the routes need. */
 export interface ConnectRouteDeps {
   connect: ConnectCa;
+  /** `acl_agent_token`; see leaf-access.ts. */
+  agentToken?: string;
   clock: Clock;
   random: Random;
 }
@@ -57,6 +60,7 @@ export function connectRoutes(deps: ConnectRouteDeps): Route[] {
       method: 'GET',
       path: '/v1/agent/connect/ca/leaf/:service',
       handler: async (req) => {
+        assertLeafAccess(req, deps.agentToken);
         const service = req.params['service']!;
         await ca.serviceLeaf(service);
         const source = { index: () => Math.max(1, ca.leafIndex(service)), subscribe: (fn: () => void) => ca.subscribe(fn) };

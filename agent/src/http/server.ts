@@ -136,6 +136,7 @@ export class HttpApiServer {
       params,
       query: url.searchParams,
       headers: req.headers,
+      remoteAddress: req.socket.remoteAddress,
       signal,
       json: () => (body ??= readJson(req, this.maxBody)),
       flag: (name) => {
