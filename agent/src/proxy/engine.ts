@@ -14,6 +14,7 @@ import type { SecureContextOptions } from 'node:tls';
 import type { Clock } from '../core/clock';
 import type { Logger } from '../core/logger';
 import type { Random } from '../core/random';
+import { loggerSink, type AccessLogSink } from './access-log';
 import { Authorizer } from './authorizer';
 import { InboundListener } from './inbound';
 import { UpstreamListener } from './outbound';
@@ -35,8 +36,8 @@ export interface ProxyEngineOptions {
   clock: Clock;
   random: Random;
   logger: Logger;
-  /** Access log destination; undefined = the engine's logger. */
-  accessLog?: Logger;
+  /** Access log destination; default: the engine's logger. */
+  accessLog?: AccessLogSink;
   /** Told when a listener binds or fails. */
   onListener?: (s: ListenerStatus) => void;
 }
@@ -68,7 +69,7 @@ export class ProxyEngine {
 
   constructor(private readonly o: ProxyEngineOptions) {
     this.log = o.logger.child({ component: 'proxy' });
-    this.metrics = new ProxyMetrics(o.accessLog ?? this.log);
+    this.metrics = new ProxyMetrics(o.accessLog ?? loggerSink(this.log));
     this.tunnels = new TunnelPool({ clock: o.clock, metrics: this.metrics });
   }
 

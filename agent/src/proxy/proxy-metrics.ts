@@ -8,7 +8,7 @@
  * (no endpoint answered, or the local application refused), tls_failure (with `reason`), timeout.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Logger } from '../core/logger';
+import type { AccessLogSink } from './access-log';
 
 export type Direction = 'inbound' | 'outbound';
 export type Outcome = 'ok' | 'denied' | 'connect_failure' | 'tls_failure' | 'timeout';
@@ -44,6 +44,7 @@ interface PairStats {
   duration: Histogram.Internal<string>;
   bytesUp: Counter.Internal;
   bytesDown: Counter.Internal;
+  closedOk: Counter.Internal;
 }
 
 /** The proxy's metrics, in their own registry. */
@@ -65,7 +66,7 @@ export class ProxyMetrics {
   /** The access log is written only while this is on (proxy-defaults AccessLogs.Enabled). */
   accessLogEnabled = true;
 
-  constructor(private readonly accessLog: Logger | undefined) {
+  constructor(private readonly accessLog: AccessLogSink | undefined) {
     const registers = [this.registry];
     const pair = ['source', 'destination', 'direction'];
     this.opened = new Counter({ name: 'shoal_proxy_connections_opened_total', help: 'Connections accepted by the proxy.', labelNames: pair, registers });
@@ -99,6 +100,7 @@ export class ProxyMetrics {
       p = {
         opened: this.opened.labels(labels), active: this.active.labels(labels), duration: this.duration.labels(labels),
         bytesUp: this.bytesUp.labels(labels), bytesDown: this.bytesDown.labels(labels),
+        closedOk: this.closed.labels({ ...labels, outcome: 'ok', reason: '' }),
       };
       this.pairs.set(key, p);
     }
@@ -115,13 +117,14 @@ export class ProxyMetrics {
       if (r.bytesUp > 0) stats.bytesUp.inc(r.bytesUp);
       if (r.bytesDown > 0) stats.bytesDown.inc(r.bytesDown);
     }
-    this.closed.inc({ source: r.source, destination: r.destination, direction: r.direction, outcome: r.outcome, reason: r.reason });
+    if (stats !== undefined && r.outcome === 'ok') stats.closedOk.inc();
+    else this.closed.inc({ source: r.source, destination: r.destination, direction: r.direction, outcome: r.outcome, reason: r.reason });
     if (r.outcome === 'denied') this.denials.inc({ source: r.source, destination: r.destination });
-    if (this.accessLogEnabled) this.accessLog?.info({
+    if (this.accessLogEnabled) this.accessLog?.write({
       direction: r.direction, source: r.sourceId || r.source, destination: r.destinationId || r.destination, endpoint: r.endpoint,
       bytes_sent: r.bytesUp, bytes_received: r.bytesDown, duration_ms: Math.round(r.durationMs * 10) / 10, outcome: r.outcome,
       ...(r.reason === '' ? {} : { reason: r.detail ?? r.reason }), ...(r.attempts === undefined ? {} : { attempts: r.attempts }),
-    }, 'access');
+    });
   }
 
   ejectedEndpoint(source: string, destination: string): void {

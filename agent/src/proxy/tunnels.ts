@@ -107,6 +107,8 @@ export class TunnelPool {
       if (tunnel.closed) throw new AttemptError('connect_failure', 'tunnel_closed', `the tunnel to ${ep.host}:${ep.port} closed`);
       stream = tunnel.session.request({ [h2.HTTP2_HEADER_METHOD]: 'CONNECT', [h2.HTTP2_HEADER_AUTHORITY]: `${ep.sni}:${ep.port}` }, { endStream: false });
       const s = stream;
+      // Errors after the answer belong to the splice; none may go unhandled in between.
+      s.on('error', () => {});
       s.once('close', () => this.streamClosed(tunnel));
       await Promise.race([answer(s, ep), timeout]);
       return s;
@@ -216,7 +218,20 @@ export class TunnelPool {
 /** Waits for the far side's answer to CONNECT: 200 opens, anything else is a failed attempt. */
 function answer(stream: ClientHttp2Stream, ep: EndpointSpec): Promise<void> {
   return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => {
+      off();
+      reject(tlsOrConnect(err as NodeJS.ErrnoException, ep));
+    };
+    const onClose = (): void => {
+      off();
+      reject(new AttemptError('connect_failure', 'stream_closed', `${ep.host}:${ep.port} closed the stream`));
+    };
+    const off = (): void => {
+      stream.off('error', onError);
+      stream.off('close', onClose);
+    };
     stream.once('response', (headers) => {
+      off();
       const status = Number(headers[h2.HTTP2_HEADER_STATUS]);
       if (status === 200) {
         resolve();
@@ -226,8 +241,8 @@ function answer(stream: ClientHttp2Stream, ep: EndpointSpec): Promise<void> {
       const kind: AttemptFailure = status === 403 ? 'denied' : status === 504 ? 'timeout' : 'connect_failure';
       reject(new AttemptError(kind, reason, `${ep.host}:${ep.port} answered ${status} (${reason})`));
     });
-    stream.once('error', (err) => reject(tlsOrConnect(err as NodeJS.ErrnoException, ep)));
-    stream.once('close', () => reject(new AttemptError('connect_failure', 'stream_closed', `${ep.host}:${ep.port} closed the stream`)));
+    stream.once('error', onError);
+    stream.once('close', onClose);
   });
 }
 

@@ -2,13 +2,14 @@
  * The proxy worker thread: runs the ProxyEngine on its own event loop, so TLS and byte shuffling never
  * delay the agent's gossip (probe acks answered late make peers suspect this node). It receives
  * snapshots from the agent and answers metrics requests; it logs (listener changes, access log) to
- * the agent's stdout directly, one synchronous write per line so lines never interleave.
+ * the agent's stdout directly, in whole-line synchronous writes so lines never interleave.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../agent/logging';
 import type { LogLevel } from '../config';
 import { systemClock } from '../core/clock';
 import { systemRandom } from '../core/random';
+import { BatchedAccessLog } from './access-log';
 import { ProxyEngine } from './engine';
 import type { FromWorker, ToWorker } from './types';
 
@@ -24,8 +25,11 @@ function main(): void {
   const data = workerData as WorkerData;
   const logger = createLogger({ level: data.logLevel, json: data.logJson });
   const send = (m: FromWorker): void => port.postMessage(m);
+  // Access lines are info lines: off when the agent logs at warn or above.
+  const accessOn = data.logLevel === 'trace' || data.logLevel === 'debug' || data.logLevel === 'info';
+  const accessLog = accessOn ? new BatchedAccessLog({ json: data.logJson, now: () => systemClock.wallNow() }) : { write: () => {} };
   const engine = new ProxyEngine({
-    clock: systemClock, random: systemRandom, logger,
+    clock: systemClock, random: systemRandom, logger, accessLog,
     onListener: (s) => send({ t: 'listener', ...s }),
   });
   // Snapshots apply one at a time, in order; a newer one waiting replaces any older one waiting.
@@ -55,6 +59,7 @@ function main(): void {
         break;
       case 'stop':
         engine.stop();
+        if (accessLog instanceof BatchedAccessLog) accessLog.flush();
         send({ t: 'stopped' });
         port.close();
         break;

@@ -142,6 +142,13 @@ test('many connections share one tunnel: one TLS handshake for 50 connections', 
   assert.equal(webEngine.tunnels.count(), 1);
 });
 
+test('a tunnel re-opened to the same endpoint resumes the TLS session instead of a full handshake', async () => {
+  const resumedBefore = await metric(webEngine, /^shoal_proxy_tunnel_handshakes_total\{resumed="true"\}/);
+  webEngine.tunnels.close();
+  assert.match((await roundTrip('r')).data.toString(), /^1:r$/);
+  assert.equal(await metric(webEngine, /^shoal_proxy_tunnel_handshakes_total\{resumed="true"\}/), resumedBefore + 1);
+});
+
 test('a deny intention refuses new streams before the application sees a byte; allow restores', async () => {
   const deny = [{ Kind: 'service-intentions' as const, Name: 'api', Sources: [{ Name: 'web', Action: 'deny' }] }];
   const seen = appSockets.size;
