@@ -18,7 +18,12 @@ import { caConfig, caStatus, leaf, makeCaFiles, registerWithSidecar, rootsPem, s
 import { Cluster, since, waitFor, waitForViews, type TestAgent } from './harness';
 
 const cluster = new Cluster('ca-rotation');
-after(() => cluster.cleanup());
+// Stop the handshake loop even when a test failed before stopping it: its timers would keep the
+// process (and the whole test run) alive forever.
+after(async () => {
+  await (pair as MtlsPair | undefined)?.stop();
+  await cluster.cleanup();
+});
 
 const ip = (i: number): string => `127.0.7.${i}`;
 const seeds = ['-retry-join', ip(11), '-retry-join', ip(12)];

@@ -120,6 +120,12 @@ export interface RotationCoordinatorOptions {
   minReissueWindowMs?: number;
   /** Wait before a restarted coordinator's first tick, for its join to bring a successor's record: 5 s. */
   resumeDelayMs?: number;
+  /**
+   * How long the coordinator must have been failed or left before another server takes over: 15 s.
+   * A coordinator restarted by its operator (a graceful leave, then a rejoin within seconds) keeps its
+   * rotation; a successor that took over from a record it had not fully received could step a phase back.
+   */
+  takeoverGraceMs?: number;
 }
 
 /** Runs one rotation at a time for this server's cluster. */
@@ -163,7 +169,11 @@ export class RotationCoordinator {
     // Also when the record names this server but it holds no state (its rotation file was lost): nobody else would act.
     const st = this.o.bundle.rotation(this.o.datacenter);
     if (st === undefined || st.phase === 'done') return false;
-    const members = this.o.members().map(memberCaView);
+    const all = this.o.members();
+    const gone = all.find((m) => m.name === st.coordinator);
+    if (gone !== undefined && gone.name !== this.o.nodeName && (gone.state === 'dead' || gone.state === 'left') &&
+      this.o.clock.now() - gone.stateChangedAtMs < (this.o.takeoverGraceMs ?? 15_000)) return false;
+    const members = all.map(memberCaView);
     if (electCoordinator(st, members) !== this.o.nodeName) return false;
     const next: RotationState = { ...st, coordinator: this.o.nodeName, term: (st.term ?? 0) + 1 };
     this.staged = this.stagedFromCluster(st);

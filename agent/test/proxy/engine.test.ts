@@ -226,6 +226,30 @@ test('a renewed leaf applies to new connections; a connection open across the sw
   assert.equal(answer, '12:before-after', 'the old tunnel drained the open connection');
 });
 
+test('a connection idle longer than the idle timeout is closed and counted as a timeout', async () => {
+  const snap = webSnapshot([endpoint(apiPort)]);
+  snap.upstreams[0]!.idleTimeoutMs = 300;
+  await webEngine.apply(snap);
+  try {
+    const t0 = systemClock.now();
+    const closedAfter = await new Promise<number>((resolve) => {
+      const s = netConnect({ host: HOST, port: upstreamPort }, () => s.write('idle'));
+      s.on('error', () => {});
+      s.on('close', () => resolve(systemClock.now() - t0));
+    });
+    assert.ok(closedAfter >= 250 && closedAfter < 5_000, `closed after ${closedAfter} ms`);
+    // Counted once both sides closed, just after the client saw its close.
+    let counted = 0;
+    for (let i = 0; i < 50 && counted === 0; i++) {
+      counted = await metric(webEngine, /^shoal_proxy_connections_closed_total\{.*outcome="timeout",reason="idle_timeout"/);
+      if (counted === 0) await systemClock.sleep(20);
+    }
+    assert.ok(counted >= 1, 'counted as an idle timeout');
+  } finally {
+    await webEngine.apply(webSnapshot([endpoint(apiPort)]));
+  }
+});
+
 test('no healthy endpoint: the connection is closed and counted as a connect failure', async () => {
   await webEngine.apply(webSnapshot([]));
   const r = await roundTrip('x');
