@@ -92,6 +92,9 @@ export class TunnelPool {
    * answer). Rejects with an AttemptError.
    */
   async open(ep: EndpointSpec, source: string, timeoutMs: number): Promise<ClientHttp2Stream> {
+    if (this.certs[source] === undefined) {
+      throw new AttemptError('tls_failure', 'no_certificate', `no certificate for ${source} yet: the CA has not issued its leaf`);
+    }
     const tunnel = this.tunnelFor(ep, source);
     tunnel.streams++;
     let timer;
@@ -139,7 +142,6 @@ export class TunnelPool {
   }
 
   private dial(key: string, ep: EndpointSpec, source: string): Tunnel {
-    const cert = this.certs[source];
     const socket: TLSSocket = tlsConnect({
       host: ep.host, port: ep.port, servername: ep.sni, ALPNProtocols: ['h2'], minVersion: 'TLSv1.2',
       secureContext: this.contextFor(source), session: this.tickets.get(key),
@@ -156,10 +158,6 @@ export class TunnelPool {
     const gauge = this.o.metrics.tunnels.labels({ source, destination: dest });
     gauge.inc();
     tunnel.ready = new Promise<void>((resolve, reject) => {
-      if (cert === undefined) {
-        reject(new AttemptError('tls_failure', 'no_certificate', `no certificate for ${source} yet`));
-        return;
-      }
       socket.once('secureConnect', () => {
         if (!socket.authorized) {
           reject(new AttemptError('tls_failure', 'peer_unauthorized', `${ep.host}:${ep.port}: ${String(socket.authorizationError)}`));
@@ -172,7 +170,11 @@ export class TunnelPool {
       session.once('error', (err: NodeJS.ErrnoException) => reject(tlsOrConnect(err, ep)));
       session.once('close', () => reject(new AttemptError('connect_failure', 'tunnel_closed', `the tunnel to ${ep.host}:${ep.port} closed`)));
     });
-    tunnel.ready.catch(() => this.drop(tunnel));
+    // A tunnel that never became ready is closed (and no later stream can pick it).
+    tunnel.ready.catch(() => {
+      this.drop(tunnel);
+      session.destroy();
+    });
     session.on('error', () => {});
     session.once('close', () => {
       gauge.dec();

@@ -181,6 +181,21 @@ test('an endpoint presenting another identity fails the TLS check; the attempt m
   }
 });
 
+test('a plain mTLS client (no ALPN h2) gets one proxied TCP connection, with half-close', async () => {
+  const { connect: tlsConnect } = await import('node:tls');
+  const answer = await new Promise<string>((resolve, reject) => {
+    let got = '';
+    const s = tlsConnect({
+      host: HOST, port: apiPort, cert: certs['web']!.certPem, key: certs['web']!.keyPem, ca: [root.certPem], servername: 'api',
+      checkServerIdentity: (_h, cert) => (cert.subjectaltname === `URI:${sid('api')}` ? undefined : new Error(`server is ${cert.subjectaltname}`)),
+    }, () => s.end('raw mtls'));
+    s.on('data', (d: Buffer) => (got += d.toString()));
+    s.on('error', reject);
+    s.on('close', () => resolve(got));
+  });
+  assert.equal(answer, '8:raw mtls');
+});
+
 test('plain TCP and a certificate of another trust domain get nothing through the inbound listener', async () => {
   const seen = appSockets.size;
   const plain = await roundTrip('GET / HTTP/1.1\r\n\r\n', apiPort);
