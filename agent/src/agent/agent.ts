@@ -225,6 +225,11 @@ export class Agent implements AgentApi {
     return this.dataDir;
   }
 
+  /** The temporary data directory (dev mode) that stopping removes; undefined with a configured data_dir. */
+  get temporaryDataDirectory(): string | undefined {
+    return this.removeDataDirOnExit && this.dataDir !== '' ? this.dataDir : undefined;
+  }
+
   /** The configuration in force (reload updates what it applied). */
   get currentConfig(): AgentConfig {
     return this.config;

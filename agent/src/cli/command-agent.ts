@@ -2,6 +2,7 @@
  * `shoal agent` and `shoal dev`: load configuration, run an Agent until it stops, and map signals:
  * SIGTERM/SIGINT leave gracefully and exit 0 (a second one exits at once), SIGHUP reloads.
  */
+import { rmSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Agent, createLogger } from '../agent';
 import { AGENT_FLAGS, ConfigError, loadConfig, type ConfigPath, type LoadConfigOptions } from '../config';
@@ -46,6 +47,9 @@ export async function runAgent(inputs: LoadConfigOptions, io: CliIo, opts: { dem
     signals++;
     if (signals > 1) {
       logger.warn({ signal }, 'second signal: exiting immediately');
+      // A dev agent's temporary data directory goes even then: it holds keys and is of no further use.
+      const temp = agent.temporaryDataDirectory;
+      if (temp !== undefined) rmSync(temp, { recursive: true, force: true });
       process.exit(1);
     }
     logger.info({ signal }, 'shutting down gracefully (leaving the cluster); send the signal again to exit at once');
