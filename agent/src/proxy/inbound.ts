@@ -144,6 +144,12 @@ export class InboundListener {
     app.once('connect', () => {
       this.o.clock.clearTimer(timer);
       app.off('error', fail);
+      if (secure.destroyed) {
+        // The caller gave up while the application was accepting: nothing to splice (its close already fired).
+        app.destroy();
+        this.o.metrics.finished({ ...base, bytesUp: 0, bytesDown: 0, durationMs: this.o.clock.now() - started, outcome: 'connect_failure', reason: 'caller_closed' }, stats);
+        return;
+      }
       answer('ok', '');
       void splice(app, secure, false, spec.idleTimeoutMs).then((r) => {
         const outcome: Outcome = r.timedOut ? 'timeout' : 'ok';

@@ -5,6 +5,7 @@
  * against that endpoint in the outlier detector and the next attempt goes to another endpoint, up to
  * `maxAttempts`. Only then do bytes flow, so a retry never replays anything.
  */
+import type { ClientHttp2Stream } from 'node:http2';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Clock } from '../core/clock';
 import type { Random } from '../core/random';
@@ -89,27 +90,29 @@ export class UpstreamListener {
       if (ep === undefined) break;
       tried.add(ep.id);
       lastEp = ep;
+      let stream: ClientHttp2Stream;
       try {
-        const stream = await this.o.tunnels.open(ep, spec.source, spec.connectTimeoutMs);
-        this.balancer.success(ep.id);
-        if (clientGone) {
-          stream.close();
-          break;
-        }
-        this.balancer.opened(ep.id);
-        client.off('error', onClientError);
-        const r = await splice(client, stream, true, spec.idleTimeoutMs);
-        this.balancer.closed(ep.id);
-        this.o.metrics.finished({
-          ...base, destinationId: ep.spiffeId, endpoint: endpointName(ep), bytesUp: r.bytesUp, bytesDown: r.bytesDown,
-          durationMs: this.o.clock.now() - started, outcome: r.timedOut ? 'timeout' : 'ok', reason: r.timedOut ? 'idle_timeout' : '', attempts: attempt,
-        }, stats);
-        return;
+        stream = await this.o.tunnels.open(ep, spec.source, spec.connectTimeoutMs);
       } catch (err) {
         last = err instanceof AttemptError ? err : new AttemptError('connect_failure', 'error', (err as Error).message);
         if (last.kind === 'denied') break;
         this.balancer.failure(ep.id);
+        continue;
       }
+      this.balancer.success(ep.id);
+      if (clientGone) {
+        stream.close();
+        break;
+      }
+      this.balancer.opened(ep.id);
+      client.off('error', onClientError);
+      const r = await splice(client, stream, true, spec.idleTimeoutMs);
+      this.balancer.closed(ep.id);
+      this.o.metrics.finished({
+        ...base, destinationId: ep.spiffeId, endpoint: endpointName(ep), bytesUp: r.bytesUp, bytesDown: r.bytesDown,
+        durationMs: this.o.clock.now() - started, outcome: r.timedOut ? 'timeout' : 'ok', reason: r.timedOut ? 'idle_timeout' : '', attempts: attempt,
+      }, stats);
+      return;
     }
     client.destroy();
     const outcome = last?.kind ?? 'connect_failure';

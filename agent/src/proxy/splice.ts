@@ -41,6 +41,13 @@ export function splice(plain: Socket, secure: Duplex, plainIsCaller: boolean, id
     };
     plain.on('error', fail);
     secure.on('error', fail);
+    if (plain.destroyed || secure.destroyed) {
+      // One side closed before the splice began (its 'close' may already have fired): end both now.
+      plain.destroy();
+      secure.destroy();
+      resolve({ bytesUp: plainIsCaller ? plain.bytesRead : plain.bytesWritten, bytesDown: plainIsCaller ? plain.bytesWritten : plain.bytesRead, timedOut, error });
+      return;
+    }
     // A side that closed without finishing both directions was reset: take the other down too.
     // A graceful close needs nothing: both directions already ended through the pipes.
     const finished = (d: Duplex): boolean => d.readableEnded && d.writableFinished;
