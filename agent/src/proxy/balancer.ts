@@ -76,6 +76,10 @@ export class Balancer {
    */
   pick(exclude: ReadonlySet<string> = new Set()): EndpointSpec | undefined {
     const now = this.clock.now();
+    // The common case, a first attempt with nothing ejected, allocates nothing.
+    if (exclude.size === 0 && this.order.every((s) => s.ejectedUntil <= now)) {
+      return this.order.length === 0 ? undefined : this.choose(this.order).spec;
+    }
     const candidates = this.order.filter((s) => !exclude.has(s.spec.id));
     if (candidates.length === 0) return undefined;
     const live = candidates.filter((s) => s.ejectedUntil <= now);
