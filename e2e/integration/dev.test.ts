@@ -42,7 +42,15 @@ test('shoal dev --demo: web calls api through the mesh, a deny intention applies
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((r) => child!.once('exit', (code) => r(code)));
-  await waitFor('the demo banner', () => stderr.includes('Ctrl-C stops'), { timeoutMs: 30_000, describe: () => `${stderr}\n${stdout.slice(-2000)}` });
+  const banner = (): boolean => stderr.includes('Ctrl-C stops');
+  // Fails at once if the process exits before its banner (say a port is taken), rather than after the wait.
+  const exitedEarly = exited.then((code) => {
+    if (!banner()) throw new Error(`shoal dev --demo exited with ${code} before its banner: ${stderr}\n${stdout.slice(-2000)}`);
+  });
+  await Promise.race([
+    waitFor('the demo banner', banner, { timeoutMs: 30_000, describe: () => `${stderr}\n${stdout.slice(-2000)}` }),
+    exitedEarly,
+  ]);
   assert.match(stderr, /curl -s http:\/\/127\.0\.0\.1:8080\//);
   const dataDir = /"dataDir":"([^"]+)"/.exec(stdout)?.[1];
   assert.ok(dataDir !== undefined && existsSync(dataDir), 'the agent logged its temporary data dir');
