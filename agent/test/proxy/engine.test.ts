@@ -101,7 +101,12 @@ before(async () => {
       n += d.length;
       if (head.length < 16) head = Buffer.concat([head, d]).subarray(0, 16);
     });
-    s.on('end', () => s.end(`${n}:${head.toString('latin1')}`));
+    // "DOWN<n>" asks for n bytes back (the download direction); anything else gets the byte count.
+    s.on('end', () => {
+      const down = /^DOWN(\d+)/.exec(head.toString('latin1'));
+      if (down !== null) s.end(Buffer.alloc(Number(down[1]), 9));
+      else s.end(`${n}:${head.toString('latin1')}`);
+    });
     s.on('error', () => {});
   });
   await new Promise<void>((r) => app.listen(0, HOST, r));
@@ -131,6 +136,25 @@ test('backpressure: 32 MiB up through the proxies arrive whole', async () => {
   const big = Buffer.alloc(32 * 1024 * 1024, 7);
   const r = await roundTrip(big);
   assert.equal(r.data.toString().split(':')[0], String(big.length));
+});
+
+test('backpressure the other way: 32 MiB down from the application arrive whole through a slow reader', async () => {
+  const size = 32 * 1024 * 1024;
+  const got = await new Promise<number>((resolve) => {
+    let n = 0;
+    const s = netConnect({ host: HOST, port: upstreamPort, allowHalfOpen: true }, () => s.end(`DOWN${size}`));
+    // Read in bursts with pauses, so the proxies must hold back rather than buffer everything.
+    s.on('data', (d: Buffer) => {
+      n += d.length;
+      if (n % (4 * 1024 * 1024) < d.length) {
+        s.pause();
+        void systemClock.sleep(20).then(() => s.resume());
+      }
+    });
+    s.on('error', () => {});
+    s.on('close', () => resolve(n));
+  });
+  assert.equal(got, size);
 });
 
 test('many connections share one tunnel: one TLS handshake for 50 connections', async () => {
