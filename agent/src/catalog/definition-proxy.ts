@@ -7,6 +7,7 @@ import { isIP } from 'node:net';
 import { CATALOG_LIMITS } from './catalog-codec';
 import type { ProxyConfig, Upstream } from './types';
 import { describe, Fields, joinPath, type Problems } from './definition-fields';
+import { checkSidecarProxyConfig, checkUpstreamConfig } from './definition-proxy-config';
 
 /** Service and namespace names: one DNS label (letters, digits, dashes; at most 63). */
 export const DNS_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
@@ -67,6 +68,8 @@ export function readProxy(
       upstreamFields.push(item.path);
     }
   }
+  const config = f?.freeform('config', CATALOG_LIMITS.maxConfigDepth) ?? {};
+  if (f !== undefined) checkSidecarProxyConfig(p, f.path('config', ''), config);
   return {
     proxy: {
       destinationServiceName: name,
@@ -74,7 +77,7 @@ export function readProxy(
       localServiceAddress,
       localServicePort,
       upstreams,
-      config: f?.freeform('config', CATALOG_LIMITS.maxConfigDepth) ?? {},
+      config,
     },
     upstreamFields,
   };
@@ -95,7 +98,9 @@ function readUpstream(p: Problems, f: Fields | undefined, at: string): Upstream 
   if (isIP(localBindAddress) === 0) p.add(f.path('local_bind_address', ''), `expected an IP address, got ${describe(localBindAddress)}`);
   if (!f.has('local_bind_port')) p.add(joinPath(at, 'local_bind_port'), 'is required: the local port the application connects to');
   const localBindPort = f.int('local_bind_port', 1, 65535, 0);
-  return { destinationName, destinationNamespace, datacenter, localBindAddress, localBindPort, config: f.freeform('config', CATALOG_LIMITS.maxConfigDepth) };
+  const config = f.freeform('config', CATALOG_LIMITS.maxConfigDepth);
+  checkUpstreamConfig(p, f.path('config', ''), config);
+  return { destinationName, destinationNamespace, datacenter, localBindAddress, localBindPort, config };
 }
 
 /** An IP address or a DNS host name. */

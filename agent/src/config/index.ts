@@ -15,6 +15,6 @@ export {
 export { CA_DEFAULTS, DEV_TRUST_DOMAIN, type CaConfig, type IntentionPolicy } from './ca-config';
 export { ConfigError, ConfigErrorCode, formatProblem, type ConfigProblem } from './errors';
 export { AGENT_FLAGS, flagsToDocument, type AgentFlag, type FlagValues } from './flags';
-export { parseDurationMs, formatDurationMs } from './duration';
+export { DURATION_EXPECTED, parseDurationMs, formatDurationMs } from './duration';
 export { AGENT_SCHEMA, GOSSIP_KEYS, LOG_LEVELS, checkGossipKey, checkJoinAddress } from './schema';
 export type { ConfigPath, ParsedDocument } from './sources';

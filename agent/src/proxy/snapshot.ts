@@ -16,6 +16,7 @@
  */
 import type { CatalogReader, CheckRecord, LocalServices, ServiceRecord, Upstream } from '../catalog/types';
 import type { ConfigEntries, ConfigEntry } from '../config-entries';
+import { nestedObject } from '../catalog/definition-proxy-config';
 import { durationMs } from '../config-entries/kinds/schema';
 import {
   DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_ATTEMPTS, DEFAULT_OUTLIER, type EndpointSpec, type InboundSpec, type LbPolicy,
@@ -116,7 +117,7 @@ function endpoints(i: SnapshotInputs, dest: string, ns: string): EndpointSpec[] 
 }
 
 function outlierSpec(u: Upstream, serviceDefaults: ConfigEntry | undefined, dest: string): OutlierSpec {
-  const own = record(u.config['passive_health_check']);
+  const own = nestedObject(u.config['passive_health_check']) ?? {};
   if (Object.keys(own).length > 0) {
     return {
       consecutiveFailures: intOf(own['max_failures'], DEFAULT_OUTLIER.consecutiveFailures),

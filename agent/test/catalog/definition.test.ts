@@ -246,3 +246,46 @@ test('definition: reserved check IDs and over-long derived sidecar names are ref
     `request body: Connect.SidecarService.name: the default sidecar name "${long}-sidecar-proxy" is longer than 63 characters: set a shorter name`,
   ]);
 });
+
+test('data-plane settings in proxy and upstream config: unusable values are refused with their field, every one listed', async () => {
+  const doc = await hcl('/etc/shoal/web.hcl', `
+service {
+  name = "web"
+  port = 8080
+  connect {
+    sidecar_service {
+      proxy {
+        config = { local_connect_timeout_ms = -1, local_idle_timeout_ms = 1000, other_tool_key = "kept" }
+        upstreams = [{
+          destination_name = "api"
+          local_bind_port = 9191
+          config = {
+            connect_timeout_ms = "5 seconds"
+            max_attempts = 0
+            passive_health_check = { max_failures = 3, base_ejection_time = "soon", max_ejection_percent = 150 }
+          }
+        }]
+      }
+    }
+  }
+}
+`);
+  const { problems } = parseDefinitionDocuments([doc]);
+  const lines = render(problems);
+  const expect = [
+    /proxy\.config\.local_connect_timeout_ms: expected whole milliseconds from 1 to 600000, got -1/,
+    /upstreams\[0\]\.config\.connect_timeout_ms: expected whole milliseconds/,
+    /upstreams\[0\]\.config\.max_attempts: expected an integer from 1 to 10, got 0/,
+    /upstreams\[0\]\.config\.passive_health_check\.base_ejection_time: expected a duration/,
+    /upstreams\[0\]\.config\.passive_health_check\.max_ejection_percent: expected an integer from 0 to 100, got 150/,
+  ];
+  for (const re of expect) assert.ok(lines.some((l) => re.test(l)), `${re} in:\n${lines.join('\n')}`);
+  assert.equal(lines.length, expect.length, lines.join('\n'));
+  assert.ok(lines.every((l) => l.startsWith('/etc/shoal/web.hcl: ')));
+
+  const ok = parseRegistration({
+    Name: 'web', Port: 8080,
+    Connect: { SidecarService: { Proxy: { Config: { local_idle_timeout_ms: 60000 }, Upstreams: [{ DestinationName: 'api', LocalBindPort: 9191, Config: { connect_timeout_ms: 2000, max_attempts: 2, passive_health_check: { max_failures: 2, base_ejection_time: '10s' } } }] } } },
+  });
+  assert.deepEqual(ok.problems, []);
+});
