@@ -2,7 +2,8 @@
 // Runs every compiled test file under dist/ with the node test runner. Unit and integration tests
 // always run; suites that need root (network namespaces) skip themselves when they cannot run.
 'use strict';
-const { readdirSync, statSync } = require('node:fs');
+const { mkdtempSync, readdirSync, rmSync, statSync } = require('node:fs');
+const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 const { spawnSync } = require('node:child_process');
 
@@ -24,5 +25,9 @@ if (files.length === 0) {
   console.error('run-tests: no compiled test files found; run `npm run build` first');
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], { stdio: 'inherit' });
+// Every test file (and every agent it starts) makes its temporary files under one directory for
+// this run, removed at the end: a test that fails, or a killed agent, leaves nothing in /tmp.
+const runTmp = mkdtempSync(join(tmpdir(), 'shoal-tests-'));
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], { stdio: 'inherit', env: { ...process.env, TMPDIR: runTmp } });
+rmSync(runTmp, { recursive: true, force: true });
 process.exit(r.status ?? 1);
