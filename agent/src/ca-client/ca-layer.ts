@@ -2,9 +2,9 @@
  * The agent's CA layer: wires the trust bundle (gossip channel 3), the leaf manager, the CA client
  * (clients) or the CA server role (servers), the rotation coordinator (servers) and the views the HTTP
  * API serves. The agent calls `prepare` before its LAN pool starts, `attach` as the pool is built,
- * `start` once the pool runs, and `stop` on shutdown. Consumers (the future proxy) `subscribe` to
- * leaf and bundle changes and read `leafFor` and `trustPems` on each change, so certificates swap for
- * new connections without a restart.
+ * `start` once the pool runs, and `stop` on shutdown. Consumers (the data plane, proxy/data-plane.ts)
+ * `subscribe` to leaf and bundle changes and read `leafFor` and `trustPems` on each change, so
+ * certificates swap for new connections without a restart.
  *
  * Servers sign their own leaves locally; clients ask a live server, first with the bootstrap token
  * (agent leaf), then over mTLS with that leaf.
