@@ -20,6 +20,7 @@ import { Memberlist, type JoinResult } from '../gossip/memberlist';
 import {
   apiRoutes, HttpApiServer, type AgentApi, type AgentSelf, type KeyringOperation, type KeyringReport, type ReloadResult,
 } from '../http';
+import { isLoopback } from '../http/leaf-access';
 import { AgentMetrics, registerServiceMetrics } from '../metrics';
 import { DataPlane } from '../proxy/data-plane';
 import { splitHostPort, TransportError } from '../transport/transport';
@@ -353,6 +354,10 @@ export class Agent implements AgentApi {
       logger: this.log.child({ component: 'http' }), observer: this.metrics.http,
     });
     await this.http.start();
+    if (!isLoopback(c.clientAddr) && c.aclAgentToken === undefined) {
+      this.log.warn({ clientAddr: c.clientAddr },
+        'the HTTP API listens beyond loopback without acl_agent_token: anyone who can reach it can register services and write intentions; set acl_agent_token');
+    }
     await services.start(c.clientAddr, c.ports.dns);
     this.startDataPlane(services);
     this.announceBoundPorts();

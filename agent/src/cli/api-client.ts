@@ -15,6 +15,12 @@ export class CliError extends Error {
   }
 }
 
+/** The agent token from the environment (`SHOAL_HTTP_TOKEN`, else Consul's `CONSUL_HTTP_TOKEN`); never a flag, so it stays out of shell history and `ps`. */
+export function resolveHttpToken(env: NodeJS.ProcessEnv): string | undefined {
+  const t = (env['SHOAL_HTTP_TOKEN'] ?? env['CONSUL_HTTP_TOKEN'] ?? '').trim();
+  return t === '' ? undefined : t;
+}
+
 /** The base URL from a flag, the environment or the default; `host:port` gets `http://`. */
 export function resolveHttpAddr(flag: string | undefined, env: NodeJS.ProcessEnv): string {
   const raw = (flag ?? env['SHOAL_HTTP_ADDR'] ?? DEFAULT_HTTP_ADDR).trim();
@@ -33,6 +39,8 @@ export class ApiClient {
   constructor(
     readonly base: string,
     private readonly timeoutMs = 120_000,
+    /** Sent as X-Consul-Token: an agent with `acl_agent_token` wants it from callers beyond loopback. */
+    private readonly token?: string,
   ) {}
 
   /** Sends a request; resolves with the parsed JSON reply (undefined when empty). */
@@ -41,7 +49,10 @@ export class ApiClient {
     try {
       res = await fetch(`${this.base}${path}`, {
         method,
-        headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+        headers: {
+          ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+          ...(this.token === undefined ? {} : { 'X-Consul-Token': this.token }),
+        },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(this.timeoutMs),
       });

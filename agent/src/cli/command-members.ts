@@ -1,7 +1,7 @@
 /** `shoal members`, `join`, `leave`, `reload`: membership through the agent's HTTP API. */
 import type { Command } from 'commander';
 import type { MemberJson } from '../http';
-import { ApiClient, CliError, resolveHttpAddr } from './api-client';
+import { ApiClient, CliError, resolveHttpAddr, resolveHttpToken } from './api-client';
 import { formatMembers } from './format';
 import type { CliIo } from './io';
 
@@ -12,7 +12,7 @@ export function withHttpAddr(cmd: Command): Command {
 
 /** The API client for a command's options. */
 export function clientFor(opts: { httpAddr?: string }, io: CliIo): ApiClient {
-  return new ApiClient(resolveHttpAddr(opts.httpAddr, io.env));
+  return new ApiClient(resolveHttpAddr(opts.httpAddr, io.env), undefined, resolveHttpToken(io.env));
 }
 
 /** Registers the membership commands. */

@@ -2,6 +2,7 @@
 import { systemClock } from '../core/clock';
 import { systemRandom } from '../core/random';
 import type { AgentApi, ApiDependencies } from './agent-api';
+import { assertWriteAccess } from './leaf-access';
 import { agentRoutes } from './routes-agent';
 import { agentServiceRoutes } from './routes-agent-services';
 import { catalogRoutes } from './routes-catalog';
@@ -41,5 +42,13 @@ export function apiRoutes(api: AgentApi, deps: ApiDependencies = {}): Route[] {
   }
   if (deps.configEntries !== undefined) routes.push(...configRoutes({ configEntries: deps.configEntries, ...timing }));
   if (deps.connect !== undefined) routes.push(...connectRoutes({ connect: deps.connect, agentToken: deps.agentToken, ...timing }));
-  return routes;
+  const token = deps.agentToken;
+  if (token === undefined) return routes;
+  return routes.map((r) => (r.method === 'GET' ? r : {
+    ...r,
+    handler: (req) => {
+      assertWriteAccess(req, token);
+      return r.handler(req);
+    },
+  }));
 }

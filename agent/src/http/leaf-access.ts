@@ -37,6 +37,21 @@ export function assertLeafAccess(req: Pick<ApiRequest, 'headers' | 'remoteAddres
   throw new HttpError(403, `leaf certificates carry private keys: refused to ${who}: ${why}`, HttpErrorCode.forbidden);
 }
 
+/**
+ * Writes (every method but GET) from a caller that is not on loopback need the agent token, when the
+ * agent has one: registering services, writing intentions and config entries, starting a root
+ * rotation, joining and leaving. Without an `acl_agent_token` writes stay open, as in Consul without
+ * ACLs (the agent warns at start when its API listens beyond loopback).
+ */
+export function assertWriteAccess(req: Pick<ApiRequest, 'headers' | 'remoteAddress' | 'method' | 'path'>, agentToken: string | undefined): void {
+  if (agentToken === undefined || req.method === 'GET' || isLoopback(req.remoteAddress)) return;
+  const sent = requestToken(req);
+  if (sent !== undefined && sameSecret(sent, agentToken)) return;
+  const who = req.remoteAddress ?? 'an unknown address';
+  const why = sent === undefined ? 'no token was sent (X-Consul-Token or Authorization: Bearer)' : 'the token sent is not the agent token';
+  throw new HttpError(403, `${req.method} ${req.path} changes this agent: refused to ${who}: ${why}`, HttpErrorCode.forbidden);
+}
+
 /** Constant-time comparison of two secrets of any length (compared as SHA-256 digests). */
 function sameSecret(a: string, b: string): boolean {
   const da = createHash('sha256').update(a).digest();

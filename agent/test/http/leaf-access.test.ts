@@ -55,7 +55,7 @@ test('acl_agent_token: a short token is refused naming the field, without echoin
 
 const external = Object.values(networkInterfaces()).flat().find((i) => i !== undefined && i.family === 'IPv4' && !i.internal)?.address;
 
-test('a real agent on a non-loopback client_addr: 403 without the token, the leaf with it', { skip: external === undefined ? 'no non-loopback IPv4 address on this host' : false }, async () => {
+test('a real agent on a non-loopback client_addr: 403 without the token (leaves and writes), the leaf with it', { skip: external === undefined ? 'no non-loopback IPv4 address on this host' : false }, async () => {
   const config = await loadConfig({
     dev: true, hostname: 'leafacl',
     documents: [{
@@ -70,7 +70,9 @@ test('a real agent on a non-loopback client_addr: 403 without the token, the lea
     const base = `http://${host}:${port}`;
     const call = (method: string, path: string, headers: Record<string, string> = {}, body?: unknown) =>
       fetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(30_000) });
-    assert.equal((await call('PUT', '/v1/agent/service/register', {}, { Name: 'web', Port: 8080 })).status, 200);
+    // Writes from beyond loopback need the token too.
+    assert.equal((await call('PUT', '/v1/agent/service/register', {}, { Name: 'web', Port: 8080 })).status, 403);
+    assert.equal((await call('PUT', '/v1/agent/service/register', { 'X-Consul-Token': TOKEN }, { Name: 'web', Port: 8080 })).status, 200);
     const denied = await call('GET', '/v1/agent/connect/ca/leaf/web');
     assert.equal(denied.status, 403);
     const body = (await denied.json()) as { error: string; code: string };
@@ -83,5 +85,20 @@ test('a real agent on a non-loopback client_addr: 403 without the token, the lea
     assert.equal((await call('GET', '/v1/agent/connect/ca/roots')).status, 200, 'roots (public) stay open');
   } finally {
     await agent.shutdown({ leave: false });
+  }
+});
+
+test('with an agent token, writes from a remote caller need it; reads, loopback callers and agents without a token are unaffected', async () => {
+  const { assertWriteAccess } = await import('../../src/http/leaf-access');
+  const req = (method: string, remoteAddress: string, headers: Record<string, string> = {}) => ({ method: method as 'PUT', path: '/v1/config', headers, remoteAddress });
+  assert.doesNotThrow(() => assertWriteAccess(req('PUT', '10.1.2.3'), undefined), 'no token configured: open, as Consul without ACLs');
+  assert.doesNotThrow(() => assertWriteAccess(req('GET', '10.1.2.3'), TOKEN));
+  assert.doesNotThrow(() => assertWriteAccess(req('PUT', '127.0.0.1'), TOKEN));
+  assert.doesNotThrow(() => assertWriteAccess(req('PUT', '10.1.2.3', { 'x-consul-token': TOKEN }), TOKEN));
+  for (const [method, headers, why] of [['PUT', {}, /no token was sent/], ['DELETE', { authorization: 'Bearer wrong-token-000000000' }, /not the agent token/]] as const) {
+    assert.throws(() => assertWriteAccess(req(method, '10.1.2.3', headers), TOKEN), (err: unknown) => {
+      const e = err as { status: number; message: string };
+      return e.status === 403 && why.test(e.message) && /10\.1\.2\.3/.test(e.message) && !e.message.includes(TOKEN);
+    });
   }
 });
