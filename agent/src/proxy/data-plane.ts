@@ -55,6 +55,8 @@ export class DataPlane {
   private timer: TimerHandle | undefined;
   private refresh: TimerHandle | undefined;
   private last: ProxySnapshot | undefined;
+  /** `last` serialized, to tell a changed snapshot from a repeat without serializing `last` again. */
+  private lastJson = '';
   private nextId = 1;
   private readonly pendingMetrics = new Map<number, (text: string) => void>();
   private restarts = 0;
@@ -153,8 +155,10 @@ export class DataPlane {
       this.log.error({ err: (err as Error).message }, 'could not build the proxy configuration');
       return;
     }
-    if (!force && this.last !== undefined && JSON.stringify(s) === JSON.stringify(this.last)) return;
+    const json = JSON.stringify(s);
+    if (!force && json === this.lastJson) return;
     this.last = s;
+    this.lastJson = json;
     if (this.engine !== undefined) {
       void this.engine.apply(s).catch((err: unknown) => this.log.error({ err: (err as Error).message }, 'could not apply the proxy configuration'));
     } else {

@@ -13,7 +13,10 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { constants as h2, performServerHandshake, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import { createServer, type SecureContextOptions, type Server, type TLSSocket } from 'node:tls';
+import type { Identity } from '../../../ca/src/api';
+import { parseSpiffeId } from '../../../ca/src/spiffe';
 import type { Clock } from '../core/clock';
+import { listenTcp } from '../transport/listen';
 import { errorReason, type ConnectionReport, type Outcome, type ProxyMetrics } from './proxy-metrics';
 import type { Authorizer, Caller } from './authorizer';
 import { splice } from './splice';
@@ -46,13 +49,7 @@ export class InboundListener {
 
   /** Binds; rejects with the listen error (EADDRINUSE, ...). */
   listen(): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen({ host: this.spec.host, port: this.spec.port, backlog: 2048 }, () => {
-        this.server.off('error', reject);
-        resolve((this.server.address() as { port: number }).port);
-      });
-    });
+    return listenTcp(this.server, this.spec.host, this.spec.port, 2048);
   }
 
   /** Where new connections go and what they are checked against; open ones are unaffected. */
@@ -187,9 +184,14 @@ function callerOf(socket: TLSSocket): Caller {
   return parseCaller(uri === undefined ? '' : uri.slice(4));
 }
 
-/** `spiffe://<td>/ns/<ns>/dc/<dc>/svc/<svc>`; anything else is a caller no intention can allow. */
+/** A service identity (the CA library's strict parser); anything else is a caller no intention can allow. */
 export function parseCaller(spiffeId: string): Caller {
-  const m = /^spiffe:\/\/([^/]+)\/ns\/([^/]+)\/dc\/([^/]+)\/svc\/([^/]+)$/.exec(spiffeId);
-  if (m === null) return { spiffeId, trustDomain: '', namespace: '', datacenter: '', service: spiffeId === '' ? 'unknown' : 'not-a-service' };
-  return { spiffeId, trustDomain: m[1]!, namespace: m[2]!, datacenter: m[3]!, service: m[4]! };
+  let id: Identity | undefined;
+  try {
+    id = spiffeId === '' ? undefined : parseSpiffeId(spiffeId);
+  } catch {
+    id = undefined;
+  }
+  if (id?.kind !== 'service') return { spiffeId, trustDomain: '', namespace: '', datacenter: '', service: spiffeId === '' ? 'unknown' : 'not-a-service' };
+  return { spiffeId, trustDomain: id.trustDomain, namespace: id.namespace, datacenter: id.datacenter, service: id.service };
 }

@@ -9,6 +9,7 @@ import type { ClientHttp2Stream } from 'node:http2';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Clock } from '../core/clock';
 import type { Random } from '../core/random';
+import { listenTcp } from '../transport/listen';
 import { Balancer } from './balancer';
 import type { ProxyMetrics } from './proxy-metrics';
 import { splice } from './splice';
@@ -40,13 +41,7 @@ export class UpstreamListener {
   }
 
   listen(): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen({ host: this.spec.bindAddress, port: this.spec.bindPort, backlog: 2048 }, () => {
-        this.server.off('error', reject);
-        resolve((this.server.address() as { port: number }).port);
-      });
-    });
+    return listenTcp(this.server, this.spec.bindAddress, this.spec.bindPort, 2048);
   }
 
   update(spec: UpstreamSpec): void {

@@ -8,6 +8,7 @@ import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import type { Clock, TimerHandle } from '../core/clock';
 import { noopLogger, RateLimitedLog, type Logger } from '../core/logger';
+import { listenTcp } from './listen';
 import {
   joinHostPort,
   splitHostPort,
@@ -477,7 +478,7 @@ export class UdpTcpTransport implements Transport {
     const { bindAddr, bindPort } = this.options;
     for (let attempt = 1; ; attempt++) {
       const server = net.createServer(this.onConnection);
-      const port = await listen(server, bindAddr, bindPort).catch((err: NodeJS.ErrnoException) => {
+      const port = await listenTcp(server, bindAddr, bindPort).catch((err: NodeJS.ErrnoException) => {
         throw bindError(bindAddr, bindPort, 'tcp', err);
       });
       const udp = dgram.createSocket(net.isIPv6(bindAddr) ? 'udp6' : 'udp4');
@@ -570,16 +571,6 @@ export class UdpTcpTransport implements Transport {
     const suppressed = this.rateLimit.admit(key);
     if (suppressed >= 0) this.logger.warn({ ...fields, suppressed }, msg);
   }
-}
-
-function listen(server: net.Server, host: string, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host, port }, () => {
-      server.off('error', reject);
-      resolve((server.address() as net.AddressInfo).port);
-    });
-  });
 }
 
 function bindUdp(udp: dgram.Socket, address: string, port: number): Promise<void> {
