@@ -75,6 +75,12 @@ export class SignClient {
     let lastError: unknown;
     const deadline = this.o.clock.now() + this.budgetMs;
     for (let attempt = 1; attempt <= this.maxAttempts && (attempt === 1 || this.o.clock.now() < deadline); attempt++) {
+      // The queue was ordered at the start of this pass: drop servers that gossip has since declared
+      // failed or left (a pass that began just after a server died would otherwise still try it).
+      if (queue.length > 0) {
+        const live = new Set(this.o.servers().map((s) => s.addr));
+        queue = queue.filter((s) => live.has(s.addr));
+      }
       if (queue.length === 0) queue = this.order(preferRoot);
       const server = queue.shift();
       if (server === undefined) {

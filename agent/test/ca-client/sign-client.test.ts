@@ -76,3 +76,23 @@ test('with no live server it retries with backoff, then fails with SHOAL_ERR_CA_
   list = servers('a');
   assert.equal(await drive(clock, c.sign({ csrPem: 'x' }, auth)), ok, 'a server appearing in gossip is used');
 });
+
+test('a server that gossip declares failed during a pass is not tried later in that pass', async () => {
+  for (let seed = 1; seed <= 10; seed++) {
+    const calls: string[] = [];
+    let live = servers('a', 'b', 'c');
+    const { c, clock } = client(() => live, async (addr) => {
+      calls.push(addr);
+      if (calls.length === 1) {
+        // The first server fails; meanwhile gossip declares one of the other two failed.
+        const survivor = live.find((s) => s.addr !== addr)!;
+        live = live.filter((s) => s.addr === addr || s === survivor);
+        throw new CaError(CaLocalErrorCode.unavailable, 'down', true);
+      }
+      if (!live.some((s) => s.addr === addr)) throw new Error(`asked ${addr}, which gossip had declared failed`);
+      return ok;
+    }, seed);
+    assert.equal(await drive(clock, c.sign({ csrPem: 'x' }, auth)), ok, `seed ${seed}`);
+    assert.equal(calls.length, 2, `seed ${seed}: ${calls.join(',')}`);
+  }
+});
