@@ -132,7 +132,16 @@ export class CaGrpcClient {
     const key = `${addr}|${createHash('sha256')
       .update(JSON.stringify([auth.clientCertPem ?? '', auth.clientKeyPem ?? '', auth.caPems, auth.trustDomain, auth.datacenter ?? '']))
       .digest('hex')}`;
-    const existing = this.channels.get(key);
+    let existing = this.channels.get(key);
+    // A channel in TRANSIENT_FAILURE waits out gRPC's reconnect backoff (up to 5 s) and fails every
+    // call fast meanwhile. Callers ask only servers that gossip shows alive, so such a channel most
+    // likely points at a server that has just come back: a new channel dials it at once (and a server
+    // that is really down still fails fast, with the connection refused).
+    if (existing !== undefined && existing.getChannel().getConnectivityState(false) === grpc.connectivityState.TRANSIENT_FAILURE) {
+      existing.close();
+      this.channels.delete(key);
+      existing = undefined;
+    }
     if (existing !== undefined) {
       this.channels.delete(key);
       this.channels.set(key, existing);

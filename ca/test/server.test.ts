@@ -224,6 +224,29 @@ test('client: unreachable server is UNAVAILABLE (retryable)', async () => {
   }
 });
 
+test('client: a server back on its address after a failure is reached by the next call, not after gRPC\'s reconnect backoff', async () => {
+  const leaf = await leafFor(pki.signer, agentId('server-4'));
+  const first = new CaServer(serverOptions({}, { ...leaf, caPems }));
+  const port = await first.start();
+  const at = `127.0.0.1:${port}`;
+  const c = new CaGrpcClient({ clock: systemClock });
+  let second: CaServer | undefined;
+  try {
+    await request(agentId('node-a'), bootstrapAuth(), { at, c });
+    await first.stop();
+    // The channel's connection is gone: calls fail (UNAVAILABLE) and the channel enters backoff.
+    await assert.rejects(request(agentId('node-a'), bootstrapAuth(), { at, c }), failsWith(CaLocalErrorCode.unavailable, grpc.status.UNAVAILABLE, true));
+    second = new CaServer(serverOptions({ port }, { ...leaf, caPems }));
+    await second.start();
+    // At once: the old channel would still be in its backoff (>= 500 ms) and fail this call fast.
+    const { res } = await request(agentId('node-a'), bootstrapAuth(), { at, c });
+    assert.equal(new NodeX509(res.certPem).subjectAltName, 'URI:spiffe://example.org/agent/dc/dc1/node/node-a');
+  } finally {
+    c.close();
+    await second?.stop();
+  }
+});
+
 test('client: the timeout runs on the injected clock and is retryable', async () => {
   // A server that accepts TCP and never answers.
   const sockets = new Set<import('node:net').Socket>();

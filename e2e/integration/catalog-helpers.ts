@@ -15,7 +15,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as dnsPacket from 'dns-packet';
 import { systemClock } from '../../agent/src/core/clock';
-import type { TestAgent } from './harness';
+import { fetchRetryingReset, type TestAgent } from './harness';
 
 // ---------------------------------------------------------------------------------------------
 // Reads with the index.
@@ -42,7 +42,7 @@ export async function getIndexed(
     url += `${path.includes('?') ? '&' : '?'}index=${opts.index}&wait=${Math.max(1, Math.ceil(waitMs / 1000))}s`;
   }
   const timeout = AbortSignal.timeout(opts.timeoutMs ?? waitMs + 5_000);
-  const res = await fetch(url, { signal: opts.signal === undefined ? timeout : AbortSignal.any([opts.signal, timeout]) });
+  const res = await fetchRetryingReset(url, { signal: opts.signal === undefined ? timeout : AbortSignal.any([opts.signal, timeout]) });
   const text = await res.text();
   let body: unknown;
   try {

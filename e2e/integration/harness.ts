@@ -107,9 +107,31 @@ export function since(t0: number): number {
 // HTTP.
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * `fetch`, retried once for a GET whose reused keep-alive connection the agent had just closed
+ * (the agent's HTTP server drops idle connections after 5 s; a test process that went unscheduled
+ * for a second can send on one as it closes). Go's HTTP client, which Consul's users have, does the
+ * same. Other errors, and any error of a non-idempotent request, are the caller's; the error names
+ * its cause (`fetch failed` alone says nothing).
+ */
+export async function fetchRetryingReset(url: string, init: RequestInit = {}): Promise<Response> {
+  const idempotent = (init.method ?? 'GET') === 'GET';
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fetch(url, init);
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      const reset = cause?.code === 'UND_ERR_SOCKET' || cause?.code === 'ECONNRESET' || cause?.code === 'EPIPE';
+      if (idempotent && reset && attempt === 1 && init.signal?.aborted !== true) continue;
+      if (cause !== undefined && err instanceof Error) err.message = `${err.message} (${cause.code ?? ''} ${cause.message ?? ''}`.trimEnd() + ')';
+      throw err;
+    }
+  }
+}
+
 /** GET/PUT/... against an agent's API; resolves with status and body text. */
 export async function http(base: string, method: string, path: string, body?: unknown, timeoutMs = 5_000): Promise<{ status: number; text: string }> {
-  const res = await fetch(`${base}${path}`, {
+  const res = await fetchRetryingReset(`${base}${path}`, {
     method,
     headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),

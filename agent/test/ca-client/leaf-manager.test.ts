@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { certInfo, createIntermediate, createRoot, LeafSigner, type Identity, type SignResponse } from '../../../ca/src';
+import { CaError, CaErrorCode, certInfo, createIntermediate, createRoot, LeafSigner, type Identity, type SignResponse } from '../../../ca/src';
 import { LeafManager, type LeafManagerOptions } from '../../src/ca-client/leaf-manager';
 import { VirtualClock } from '../../src/core/clock';
 import { noopLogger } from '../../src/core/logger';
@@ -151,6 +151,36 @@ test('failed requests are retried with backoff until the CA answers', async () =
   const gaps = iss.calls.slice(1).map((c, i) => c.atMs - iss.calls[i]!.atMs);
   assert.ok(gaps.every((g) => g >= 500 && g <= 60_000 + 200), `gaps ${gaps.join(',')}`);
   assert.equal(lm.lastError(), undefined);
+  lm.stop();
+});
+
+test('a service leaf refused as not registered (the servers\' catalog lagging) is retried within seconds, not on the slow policy', async () => {
+  const clock = new VirtualClock();
+  const iss = await issuer(clock);
+  let refusals = 4;
+  const slow = iss.issue;
+  iss.issue = async (identity, csr, ttl) => {
+    if (identity.kind === 'service' && refusals > 0) {
+      refusals--;
+      iss.calls.push({ identity, atMs: clock.wallNow() });
+      throw new CaError(CaErrorCode.forbidden, 'service web is not registered on node n1');
+    }
+    return slow(identity, csr, ttl);
+  };
+  const lm = manager(clock, iss);
+  await lm.start();
+  await lm.setServices(['web']);
+  const t0 = clock.wallNow();
+  await until(clock, () => lm.leaf('web') !== undefined, 60_000, 50);
+  // Four refusals: the quick policy waits at most 0.25 + 0.5 + 1 + 2 s; the general one up to 15 s.
+  assert.ok(clock.wallNow() - t0 <= 3_750 + 200, `issued ${clock.wallNow() - t0} ms after the first refusal`);
+  // Any other failure keeps the general policy (first retry after at least 500 ms).
+  iss.fail = 1;
+  await lm.setServices(['web', 'api']);
+  const before = iss.calls.length;
+  await until(clock, () => lm.leaf('api') !== undefined, 60_000, 50);
+  const gap = iss.calls[iss.calls.length - 1]!.atMs - iss.calls[before]!.atMs;
+  assert.ok(gap >= 500, `general retry after ${gap} ms`);
   lm.stop();
 });
 
