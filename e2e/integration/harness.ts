@@ -403,7 +403,11 @@ export class TestAgent {
 
   /** The last `n` log lines and stderr, for failure messages. */
   tail(n = 15): string {
-    const lines = this.logLines().slice(-n).map((l) => JSON.stringify(l));
+    // Access-log lines (one per proxied connection) would bury everything else: the last n other
+    // lines, then the last 3 access lines.
+    const all = this.logLines();
+    const isAccess = (l: LogLine): boolean => l['msg'] === 'access';
+    const lines = [...all.filter((l) => !isAccess(l)).slice(-n), ...all.filter(isAccess).slice(-3)].map((l) => JSON.stringify(l));
     const err = this.stderr().trim();
     return `--- ${this.name} (${this.ip}, ${this.running ? `pid ${this.child?.pid}` : 'not running'}) ---\n${lines.join('\n')}` +
       (err === '' ? '' : `\nstderr: ${err.slice(-1000)}`);

@@ -53,6 +53,11 @@ export class HttpApiServer {
     // queries) may take longer; that is governed by their `wait`.
     this.server.headersTimeout = 10_000;
     this.server.requestTimeout = 30_000;
+    // Idle keep-alive connections are closed after 120 s, later than clients close theirs (Go's
+    // default transport, which Consul's tools use, after 90 s; Node's fetch per the Keep-Alive
+    // header): with Node's default of 5 s a client could send a registration on a connection the
+    // agent was closing, and a PUT lost that way is not retried.
+    this.server.keepAliveTimeout = 120_000;
   }
 
   /** Listens; rejects with a message naming the address when the port is taken. */

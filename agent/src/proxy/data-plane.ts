@@ -54,6 +54,8 @@ export class DataPlane {
   private readonly unsubscribers: Array<() => void> = [];
   private timer: TimerHandle | undefined;
   private refresh: TimerHandle | undefined;
+  /** Restart of a worker that exited, pending its backoff. */
+  private respawn: TimerHandle | undefined;
   private last: ProxySnapshot | undefined;
   /** `last` serialized, to tell a changed snapshot from a repeat without serializing `last` again. */
   private lastJson = '';
@@ -67,11 +69,9 @@ export class DataPlane {
   }
 
   start(): void {
-    if (this.o.inProcess === true) {
-      this.engine = new ProxyEngine({ clock: this.o.clock, random: this.o.random, logger: this.o.logger });
-    } else {
-      this.spawn();
-    }
+    // The worker (a second V8 isolate, ~40 MiB) starts with the first listener the node needs, so
+    // servers and nodes without mesh services do not pay for it.
+    if (this.o.inProcess === true) this.engine = new ProxyEngine({ clock: this.o.clock, random: this.o.random, logger: this.o.logger });
     const schedule = (): void => this.schedule();
     this.unsubscribers.push(
       this.o.local.subscribe(schedule),
@@ -125,6 +125,7 @@ export class DataPlane {
     this.stopped = true;
     this.o.clock.clearTimer(this.timer);
     this.o.clock.clearTimer(this.refresh);
+    this.o.clock.clearTimer(this.respawn);
     for (const u of this.unsubscribers) u();
     this.engine?.stop();
     const w = this.worker;
@@ -161,9 +162,11 @@ export class DataPlane {
     this.lastJson = json;
     if (this.engine !== undefined) {
       void this.engine.apply(s).catch((err: unknown) => this.log.error({ err: (err as Error).message }, 'could not apply the proxy configuration'));
-    } else {
-      this.worker?.postMessage({ t: 'snapshot', snapshot: s } satisfies ToWorker);
+      return;
     }
+    // Once started, the worker stays (a node whose last sidecar left keeps it for the next one).
+    if (this.worker === undefined && this.respawn === undefined && (s.inbound.length > 0 || s.upstreams.length > 0)) this.spawn();
+    this.worker?.postMessage({ t: 'snapshot', snapshot: s } satisfies ToWorker);
   }
 
   private build(): ProxySnapshot {
@@ -192,7 +195,8 @@ export class DataPlane {
       this.worker = undefined;
       const delay = Math.min(30_000, 500 * 2 ** Math.min(this.restarts++, 6));
       this.log.error({ code, restartInMs: delay }, 'the proxy worker exited; restarting it');
-      this.o.clock.setTimer(delay, () => {
+      this.respawn = this.o.clock.setTimer(delay, () => {
+        this.respawn = undefined;
         if (this.stopped) return;
         this.spawn();
         this.push(true);

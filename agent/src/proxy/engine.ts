@@ -176,7 +176,7 @@ export class ProxyEngine {
     for (const [key, spec] of want) {
       let e = this.upstreams.get(key);
       if (e === undefined) {
-        e = { listener: new UpstreamListener(spec, { clock: this.o.clock, random: this.o.random, metrics: this.metrics, tunnels: this.tunnels }), bound: false, binding: undefined };
+        e = { listener: new UpstreamListener(spec, { clock: this.o.clock, random: this.o.random, metrics: this.metrics, tunnels: this.tunnels, logger: this.log }), bound: false, binding: undefined };
         this.upstreams.set(key, e);
       } else {
         e.listener.update(spec);

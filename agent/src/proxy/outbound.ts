@@ -8,6 +8,7 @@
 import type { ClientHttp2Stream } from 'node:http2';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Clock } from '../core/clock';
+import type { Logger } from '../core/logger';
 import type { Random } from '../core/random';
 import { listenTcp } from '../transport/listen';
 import { Balancer } from './balancer';
@@ -22,6 +23,8 @@ export interface UpstreamOptions {
   random: Random;
   metrics: ProxyMetrics;
   tunnels: TunnelPool;
+  /** Ejections are logged here (warn), with the failure that caused them. */
+  logger?: Logger;
 }
 
 /** One upstream listener with its balancer. */
@@ -29,10 +32,18 @@ export class UpstreamListener {
   readonly balancer: Balancer;
   private readonly server: Server;
   private readonly open = new Set<Socket>();
+  /** The failure being reported to the balancer (named in the ejection log line). */
+  private failing: AttemptError | undefined;
 
   constructor(private spec: UpstreamSpec, private readonly o: UpstreamOptions) {
     this.balancer = new Balancer(spec.policy, spec.outlier, o.clock, o.random, {
-      ejected: () => o.metrics.ejectedEndpoint(this.spec.source, this.spec.destination),
+      ejected: (ep, forMs, ejections) => {
+        o.metrics.ejectedEndpoint(this.spec.source, this.spec.destination);
+        o.logger?.warn({
+          source: this.spec.source, destination: this.spec.destination, endpoint: endpointName(ep), ejectedForMs: forMs, ejections,
+          reason: this.failing?.reason, err: this.failing?.message,
+        }, 'upstream endpoint ejected after consecutive failures');
+      },
     });
     this.balancer.update(spec.endpoints, spec.policy, spec.outlier);
     this.server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true, keepAlive: true, keepAliveInitialDelay: 30_000 }, (s) => {
@@ -91,7 +102,9 @@ export class UpstreamListener {
       } catch (err) {
         last = err instanceof AttemptError ? err : new AttemptError('connect_failure', 'error', (err as Error).message);
         if (last.kind === 'denied') break;
+        this.failing = last;
         this.balancer.failure(ep.id);
+        this.failing = undefined;
         continue;
       }
       this.balancer.success(ep.id);

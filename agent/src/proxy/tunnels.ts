@@ -41,6 +41,9 @@ interface Tunnel {
   ready: Promise<void>;
   streams: number;
   closed: boolean;
+  /** The TLS handshake completed and the peer was verified. */
+  connected: boolean;
+  socket: TLSSocket;
 }
 
 /** Options of TunnelPool. */
@@ -102,6 +105,14 @@ export class TunnelPool {
     const timeout = new Promise<never>((_, reject) => {
       timer = this.o.clock.setTimer(timeoutMs, () => {
         stream?.close(h2.NGHTTP2_CANCEL);
+        // A handshake that has not finished in the whole connect timeout is stuck (a peer that
+        // accepts TCP but does not answer): later streams must dial afresh, not wait on it too.
+        if (!tunnel.connected && !tunnel.closed) {
+          this.drop(tunnel);
+          tunnel.session.destroy();
+          // The session takes the socket over only once the handshake is done: end it here.
+          tunnel.socket.destroy();
+        }
         reject(new AttemptError('timeout', 'connect_timeout', `no answer from ${ep.host}:${ep.port} within ${timeoutMs} ms`));
       });
     });
@@ -153,7 +164,7 @@ export class TunnelPool {
     const session = http2Connect(`https://${ep.sni}:${ep.port}`, {
       createConnection: () => socket, settings: TUNNEL_SETTINGS, maxSessionMemory: 64, peerMaxConcurrentStreams: TUNNEL_SETTINGS.maxConcurrentStreams,
     });
-    const tunnel: Tunnel = { key, generation: this.generation, session, ready: Promise.resolve(), streams: 0, closed: false };
+    const tunnel: Tunnel = { key, generation: this.generation, session, ready: Promise.resolve(), streams: 0, closed: false, connected: false, socket };
     const dest = ep.spiffeId.slice(ep.spiffeId.lastIndexOf('/') + 1);
     const gauge = this.o.metrics.tunnels.labels({ source, destination: dest });
     gauge.inc();
@@ -163,6 +174,7 @@ export class TunnelPool {
           reject(new AttemptError('tls_failure', 'peer_unauthorized', `${ep.host}:${ep.port}: ${String(socket.authorizationError)}`));
           return;
         }
+        tunnel.connected = true;
         this.o.metrics.handshake(socket.isSessionReused());
         session.setLocalWindowSize(TUNNEL_SESSION_WINDOW);
         resolve();

@@ -52,6 +52,17 @@ test('?wan=1 lists the WAN pool, and is refused with a clear code on a client ag
   api.wan = undefined;
 });
 
+test('idle keep-alive connections are kept 120 s, longer than common clients keep theirs', async () => {
+  // Node's fetch (undici) hides the Keep-Alive header; read it with node:http.
+  const header = await new Promise<string | undefined>((resolve, reject) => {
+    httpRequest(`${base}/v1/agent/members`, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.headers['keep-alive'] as string | undefined));
+    }).on('error', reject).end();
+  });
+  assert.equal(header, 'timeout=120');
+});
+
 test('GET /v1/agent/self has Config, Member and Stats', async () => {
   const r = await call('GET', '/v1/agent/self?pretty');
   const self = r.json as { Config: { NodeName: string; Datacenter: string; Server: boolean }; Member: { Name: string }; Stats: unknown };

@@ -10,6 +10,7 @@ import { systemClock } from '../../src/core/clock';
 import { noopLogger } from '../../src/core/logger';
 import { systemRandom } from '../../src/core/random';
 import { ProxyEngine } from '../../src/proxy/engine';
+import { waitFor } from '../agent/poll';
 import type { EndpointSpec, ProxySnapshot, ServiceCert } from '../../src/proxy/types';
 
 const TD = 'engine.test';
@@ -286,6 +287,39 @@ test('a connection idle longer than the idle timeout is closed and counted as a 
     assert.ok(counted >= 1, 'counted as an idle timeout');
   } finally {
     await webEngine.apply(webSnapshot([endpoint(apiPort)]));
+  }
+});
+
+test('an endpoint that accepts TCP but never finishes the TLS handshake: the stuck tunnel is dropped, the attempt moves on, the ejection is logged', async () => {
+  const accepted = new Set<Socket>();
+  let closedByClient = 0;
+  const silent = createServer((sock) => {
+    accepted.add(sock);
+    sock.resume(); // reads (and ignores) the ClientHello, and so sees the proxy's FIN
+    sock.on('error', () => {});
+    sock.once('close', () => closedByClient++);
+  });
+  await new Promise<void>((r) => silent.listen(0, HOST, r));
+  const silentPort = (silent.address() as { port: number }).port;
+  const warnings: Array<Record<string, unknown>> = [];
+  const logger = { ...noopLogger, warn: (f: object, msg: string) => warnings.push({ ...f, msg }), child: () => logger };
+  const engine = new ProxyEngine({ clock: systemClock, random: systemRandom, logger });
+  const port = await freePort();
+  const base = webSnapshot([endpoint(silentPort), endpoint(apiPort)]);
+  const upstream = { ...base.upstreams[0]!, bindPort: port, connectTimeoutMs: 300, outlier: { consecutiveFailures: 1, baseEjectionMs: 30_000, maxEjectionPercent: 50 } };
+  try {
+    await engine.apply({ ...base, upstreams: [upstream] });
+    for (let i = 0; i < 3; i++) assert.match((await roundTrip('x', port)).data.toString(), /^1:x$/, 'every connection still succeeds');
+    assert.equal(accepted.size, 1, 'one dial to the silent endpoint, then it was ejected');
+    await waitFor('the proxy to close the stuck connection at the connect timeout', () => closedByClient === 1 || undefined, 5_000);
+    assert.equal(engine.tunnels.count(), 1, 'only the tunnel to the answering endpoint is kept');
+    const ejection = warnings.find((w) => w['msg'] === 'upstream endpoint ejected after consecutive failures');
+    assert.equal(ejection?.['endpoint'], `${HOST}:${silentPort}`);
+    assert.equal(ejection?.['reason'], 'connect_timeout');
+  } finally {
+    engine.stop();
+    for (const sock of accepted) sock.destroy();
+    silent.close();
   }
 });
 
