@@ -64,6 +64,16 @@ async function viaUpstream(): Promise<{ ok: boolean; body: string }> {
   return r.ok > 0 ? { ok: true, body: [...r.byBody.keys()][0]! } : { ok: false, body: r.failures[0]?.error ?? 'nothing' };
 }
 
+/** Waits until each of the three api instances has answered through web's upstream. */
+async function waitAllAnswer(timeoutMs: number): Promise<void> {
+  const seen = new Set<string>();
+  await waitFor('web to reach all three api instances through its upstream', async () => {
+    const r = await viaUpstream();
+    if (r.ok) seen.add(r.body);
+    return seen.size === 3;
+  }, { timeoutMs, everyMs: 50, describe: () => `answered so far: ${[...seen].join(', ')}` });
+}
+
 test('setup: a server, web with an upstream to api, three api instances; web reaches api over mTLS', { timeout: 90_000 }, () => cluster.diagnose(async () => {
   files = await makeCaFiles(cluster);
   server = cluster.add({ name: 's0', ip: ip(10), args: seeds, config: { ...caConfig(files, true), default_intention_policy: 'deny' } });
@@ -93,12 +103,7 @@ test('setup: a server, web with an upstream to api, three api instances; web rea
   await waitForViews('the cluster to converge', everyone, Object.fromEntries(everyone.map((a) => [a.name, 'alive'])), 15_000);
   // Default deny: nothing passes until an intention allows web -> api.
   await writeIntention('allow');
-  const seen = new Set<string>();
-  await waitFor('web to reach all three api instances through its upstream', async () => {
-    const r = await viaUpstream();
-    if (r.ok) seen.add(r.body);
-    return seen.size === 3;
-  }, { timeoutMs: 40_000, everyMs: 50, describe: () => `answered so far: ${[...seen].join(', ')}` });
+  await waitAllAnswer(40_000);
   const m = await web.metrics();
   assert.ok(sample(m, 'shoal_proxy_connections_closed_total', { source: 'web', destination: 'api', direction: 'outbound', outcome: 'ok', reason: '' }) >= 3);
   const access = web.logLines().filter((l) => l['msg'] === 'access' && l['direction'] === 'outbound');
@@ -226,12 +231,7 @@ test('an api instance killed under load: no failed connection after its ejection
   // Start from all three serving: an instance ejected by the earlier tests' load (an outlier
   // ejection lasts 30 s or more) would otherwise look like a survivor that gets no share.
   const t0 = systemClock.now();
-  const serving = new Set<string>();
-  await waitFor('all three api instances to answer', async () => {
-    const r = await viaUpstream();
-    if (r.ok) serving.add(r.body);
-    return serving.size === 3;
-  }, { timeoutMs: 90_000, everyMs: 50, describe: () => `answered so far: ${[...serving].join(', ')}` });
+  await waitAllAnswer(90_000);
   t.diagnostic(`all three api instances answered ${since(t0)} ms into this test`);
   const load = new Load(ip(11), UPSTREAM_PORT, 8, 60_000).start();
   await systemClock.sleep(3_000);
