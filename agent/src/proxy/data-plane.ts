@@ -69,7 +69,7 @@ export class DataPlane {
   }
 
   start(): void {
-    // The worker (a second V8 isolate, ~40 MiB) starts with the first listener the node needs, so
+    // The worker (a second V8 isolate, ~25 MiB) starts with the first listener the node needs, so
     // servers and nodes without mesh services do not pay for it.
     if (this.o.inProcess === true) this.engine = new ProxyEngine({ clock: this.o.clock, random: this.o.random, logger: this.o.logger });
     const schedule = (): void => this.schedule();
