@@ -28,6 +28,8 @@ export class BatchedAccessLog implements AccessLogSink {
   private lines: string[] = [];
   private bytes = 0;
   private scheduled = false;
+  /** Told how many lines a failed write lost (stdout full or gone): counted, never retried. */
+  onDropped: (lines: number) => void = () => {};
 
   constructor(
     private readonly opts: { json: boolean; now: () => number; fd?: number; write?: (chunk: string) => void },
@@ -50,6 +52,7 @@ export class BatchedAccessLog implements AccessLogSink {
   flush(): void {
     this.scheduled = false;
     if (this.lines.length === 0) return;
+    const count = this.lines.length;
     const chunk = this.lines.join('');
     this.lines = [];
     this.bytes = 0;
@@ -57,7 +60,9 @@ export class BatchedAccessLog implements AccessLogSink {
       if (this.opts.write !== undefined) this.opts.write(chunk);
       else writeSync(this.opts.fd ?? 1, chunk);
     } catch {
-      // stdout gone (the agent is exiting): access lines are dropped, traffic is not affected.
+      // stdout full (EAGAIN on a non-blocking pipe or socket) or gone (the agent is exiting): the
+      // lines are dropped and counted; traffic is never held up for its log.
+      this.onDropped(count);
     }
   }
 }

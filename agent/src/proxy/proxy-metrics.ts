@@ -62,6 +62,7 @@ export class ProxyMetrics {
   readonly tunnels: Gauge<string>;
   private readonly tunnelHandshakes: Counter<string>;
   readonly listeners: Gauge<string>;
+  readonly accessLogDropped: Counter;
   private readonly pairs = new Map<PairKey, PairStats>();
   /** The access log is written only while this is on (proxy-defaults AccessLogs.Enabled). */
   accessLogEnabled = true;
@@ -89,6 +90,9 @@ export class ProxyMetrics {
       name: 'shoal_proxy_tunnel_handshakes_total', help: 'mTLS handshakes to other proxies, by whether the TLS session was resumed.', labelNames: ['resumed'], registers,
     });
     this.listeners = new Gauge({ name: 'shoal_proxy_listeners', help: 'Listeners open, by kind.', labelNames: ['kind'], registers });
+    this.accessLogDropped = new Counter({
+      name: 'shoal_proxy_access_log_dropped_lines_total', help: 'Access-log lines lost because the agent\'s stdout would not take them.', registers,
+    });
   }
 
   /** A connection was accepted; returns the pair's stats for `finished`. */

@@ -32,6 +32,7 @@ function main(): void {
     clock: systemClock, random: systemRandom, logger, accessLog,
     onListener: (s) => send({ t: 'listener', ...s }),
   });
+  if (accessLog instanceof BatchedAccessLog) accessLog.onDropped = (n) => engine.metrics.accessLogDropped.inc(n);
   // Snapshots apply one at a time, in order; a newer one waiting replaces any older one waiting.
   let applying = false;
   let pending: ToWorker & { t: 'snapshot' } | undefined;
