@@ -23,6 +23,10 @@ export const ADDR = {
   haproxyA: '127.0.10.4',
   /** haproxy B: mTLS in, plain TCP to the app. */
   haproxyB: '127.0.10.5',
+  /** Node TCP relay A (the floor baseline): plain TCP in, plain TCP to relay B. */
+  relayA: '127.0.10.6',
+  /** Node TCP relay B: plain TCP in, plain TCP to the app. */
+  relayB: '127.0.10.7',
 } as const;
 
 /** Ports (each on its own address above). */
@@ -30,6 +34,8 @@ export const PORT = {
   app: 18080,
   haproxyA: 18081,
   haproxyB: 18443,
+  relayA: 18082,
+  relayB: 18083,
   /** Agent A's upstream listener for `bench-app` (`local_bind_port`). */
   upstream: 19001,
   /** Sidecar inbound ports, explicit so the two agents never race for 21000. */

@@ -1,15 +1,17 @@
 /**
  * `npm run bench:proxy`: what Shoal's data plane costs beside haproxy doing the same mTLS hop.
  *
- * One small Node HTTP app (its own process, 200 with a short body) is reached three ways:
+ * One small Node HTTP app (its own process, 200 with a short body) is reached four ways:
  *   - direct:  wrk -> app;
  *   - haproxy: wrk -> haproxy A (plain, mode tcp) -> mTLS -> haproxy B (mode tcp) -> app, Debian's
  *     haproxy, one thread each (`nbthread 1`), certificates from the same CA library Shoal uses;
+ *   - node-tcp: wrk -> relay A -> relay B -> app, two Node processes that only accept, connect and
+ *     pipe (no TLS, no multiplexing): the floor of any L4 proxy pair written in Node, so what Shoal
+ *     adds on top of Node's own per-connection cost shows in the same run;
  *   - shoal:   wrk -> agent A's upstream listener -> mTLS -> agent B's inbound listener -> app, two real
  *     `shoal agent` processes (A a server holding the intermediate, B a client).
  * For each repeat, each scenario (wrk with 16 and 64 keep-alive connections, and a new connection per
- * request) runs direct, haproxy and shoal one after the other, so slow drifts on a shared machine hit
- * all three alike. Printed: requests/s, p50 and p99 latency, the proxy pair's CPU time (per run and per
+ * request) runs the paths one after the other, so slow drifts on a shared machine hit all alike. Printed: requests/s, p50 and p99 latency, the proxy pair's CPU time (per run and per
  * request) and peak RSS, and the ratios Shoal/haproxy and Shoal/direct; then a table of medians.
  *
  * With two CPUs or more, wrk runs on CPU 0 and the app and all proxies on the others (`taskset`), so
@@ -19,11 +21,12 @@
  * it asserts nothing.
  *
  *   npm run bench:proxy -- [--duration 10] [--repeat 3] [--scenarios keepalive-16,keepalive-64,close-16]
- *                          [--paths direct,haproxy,shoal] [--warmup 2] [--shoal-wait 60] [--no-pin]
+ *                          [--paths direct,haproxy,node-tcp,shoal] [--warmup 2] [--shoal-wait 60] [--no-pin]
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { connect as netConnect, createServer as createNetServer } from 'node:net';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
@@ -33,7 +36,7 @@ import { systemClock } from '../../agent/src/core/clock';
 import { ADDR, agentConfigs, haproxyConfigs, makePki, PORT } from './proxy-bench-setup';
 import { parseScenario, runWrk, type Scenario, type WrkResult } from './proxy-bench-wrk';
 
-const PATHS = ['direct', 'haproxy', 'shoal'] as const;
+const PATHS = ['direct', 'haproxy', 'node-tcp', 'shoal'] as const;
 type PathName = (typeof PATHS)[number];
 
 /** The compiled CLI (this file runs from dist/e2e/bench/). */
@@ -115,6 +118,23 @@ function serveApp(host: string, port: number): void {
   process.on('SIGTERM', () => server.close(() => process.exit(0)));
 }
 
+/** The node-tcp baseline: accepts on host:port and pipes each connection to target, both ways. */
+function serveRelay(host: string, port: number, targetHost: string, targetPort: number): void {
+  const server = createNetServer({ allowHalfOpen: true, noDelay: true }, (client) => {
+    const up = netConnect({ host: targetHost, port: targetPort, allowHalfOpen: true, noDelay: true });
+    const cut = (): void => {
+      client.destroy();
+      up.destroy();
+    };
+    client.on('error', cut);
+    up.on('error', cut);
+    client.pipe(up);
+    up.pipe(client);
+  });
+  server.listen(port, host, () => console.log(`relay listening on ${host}:${port} -> ${targetHost}:${targetPort}`));
+  process.on('SIGTERM', () => process.exit(0));
+}
+
 // ---- tools ----
 
 function have(cmd: string): boolean {
@@ -184,6 +204,19 @@ async function startHaproxy(dir: string, pki: Awaited<ReturnType<typeof makePki>
     t.unavailable = `haproxy A (${t.host}:${t.port}) did not answer HTTP 200 through haproxy B within 10 s (${up.lastError}); ` +
       `haproxy-a: ${logTail(t.proxies[1]!, 400)} haproxy-b: ${logTail(t.proxies[0]!, 400)}`;
   }
+  return t;
+}
+
+/** Starts the two Node relays of the node-tcp baseline (B first: A connects to it). */
+async function startRelays(dir: string, cpus: string | undefined): Promise<Target> {
+  const t: Target = { path: 'node-tcp', host: ADDR.relayA, port: PORT.relayA, proxies: [], unavailable: undefined };
+  t.proxies.push(start('relay-b', process.execPath, [__filename, '--relay', ADDR.relayB, String(PORT.relayB), ADDR.app, String(PORT.app)], { cpus, logPath: join(dir, 'relay-b.log') }));
+  t.proxies.push(start('relay-a', process.execPath, [__filename, '--relay', ADDR.relayA, String(PORT.relayA), ADDR.relayB, String(PORT.relayB)], { cpus, logPath: join(dir, 'relay-a.log') }));
+  const up = await pollUntil(async () => {
+    for (const p of t.proxies) if (!running(p)) throw new Error(`${p.name} exited`);
+    return (await httpGet(t.host, t.port, '/')).status === 200;
+  }, 10_000, 100);
+  if (!up.ok) t.unavailable = `relay A (${t.host}:${t.port}) did not answer HTTP 200 through relay B within 10 s (${up.lastError})`;
   return t;
 }
 
@@ -333,7 +366,7 @@ function summarize(runs: Run[]): Summary | undefined {
 }
 
 function printTable(args: Args, runs: Run[], targets: Map<PathName, Target>): void {
-  console.log(`\nMedians (${args.repeat} run${args.repeat > 1 ? 's' : ''} of ${args.durationS} s each; proxy columns are the pair: two haproxy processes, or two agents)`);
+  console.log(`\nMedians (${args.repeat} run${args.repeat > 1 ? 's' : ''} of ${args.durationS} s each; proxy columns are the pair: two haproxy processes, two Node relays, or two agents)`);
   console.log(`  ${'scenario'.padEnd(13)} ${'path'.padEnd(8)} ${'req/s'.padStart(7)} ${'p50'.padStart(9)} ${'p99'.padStart(9)} ${'CPU s'.padStart(6)} ${'us/req'.padStart(7)} ${'peak RSS'.padStart(10)}`);
   for (const s of args.scenarios) {
     const by = new Map<PathName, Summary | undefined>(args.paths.map((p) => [p, summarize(runs.filter((r) => r.scenario === s.name && r.path === p))]));
@@ -359,6 +392,11 @@ function printTable(args: Args, runs: Run[], targets: Map<PathName, Target>): vo
     }
     if (ha !== undefined && di !== undefined) {
       console.log(`  ${''.padEnd(13)} haproxy/direct: req/s ${ratio(ha.rps, di.rps)}, p50 ${ratio(ha.p50, di.p50)}, p99 ${ratio(ha.p99, di.p99)}`);
+    }
+    const nt = by.get('node-tcp');
+    if (sh !== undefined && nt !== undefined) {
+      console.log(`  ${''.padEnd(13)} Shoal/node-tcp: req/s ${ratio(sh.rps, nt.rps)}, CPU per request ${ratio(sh.cpuUsPerReq, nt.cpuUsPerReq)} ` +
+        '(node-tcp: the same two hops with no TLS and no multiplexing)');
     }
   }
 }
@@ -413,6 +451,7 @@ async function main(): Promise<void> {
 
   const taken: string[] = [];
   const listens: Array<[string, number]> = [[ADDR.app, PORT.app], [ADDR.haproxyA, PORT.haproxyA], [ADDR.haproxyB, PORT.haproxyB],
+    [ADDR.relayA, PORT.relayA], [ADDR.relayB, PORT.relayB],
     [ADDR.agentA, PORT.agentHttp], [ADDR.agentB, PORT.agentHttp], [ADDR.agentA, PORT.upstream], [ADDR.agentB, PORT.sidecarB]];
   for (const [h, p] of listens) if (await tcpOpen(h, p, 500)) taken.push(`${h}:${p}`);
   if (taken.length > 0) throw new Error(`already in use: ${taken.join(', ')}. Is another bench:proxy run (or a leftover process) using 127.0.10.x?`);
@@ -423,9 +462,10 @@ async function main(): Promise<void> {
   const targets = new Map<PathName, Target>();
   targets.set('direct', { path: 'direct', host: ADDR.app, port: PORT.app, proxies: [], unavailable: undefined });
   if (args.paths.includes('haproxy')) targets.set('haproxy', await startHaproxy(dir, pki, serverCpus));
+  if (args.paths.includes('node-tcp')) targets.set('node-tcp', await startRelays(dir, serverCpus));
   if (agents !== undefined) targets.set('shoal', await waitShoal(agents, args.shoalWaitS));
 
-  console.log('Shoal proxy bench: one Node HTTP app reached directly, through a haproxy pair, and through two Shoal agents (mTLS hop in between)');
+  console.log('Shoal proxy bench: one Node HTTP app reached directly, through a haproxy pair, through two bare Node TCP relays, and through two Shoal agents (mTLS hop in between)');
   console.log(`  ${cpus} CPUs, Node ${process.version}, ${versionLine('haproxy', ['-v'])}, ${versionLine('wrk', ['-v'])}`);
   console.log(`  ${pin ? `wrk (-t1) pinned to CPU 0; app, haproxy and agents pinned to CPU ${serverCpus}` : 'NOT pinned: wrk, app and proxies share every CPU'}`);
   console.log('  haproxy: mode tcp, nbthread 1 per instance (Shoal runs its data plane in one worker thread per agent), TLS 1.3, ECDSA P-256 leaves');
@@ -480,12 +520,14 @@ async function main(): Promise<void> {
     console.log(`\nNOTE: load average ${load.toFixed(1)} on ${cpus} CPUs: other processes shared these CPUs; CPU per request is steadier than req/s.`);
   }
 
-  const stopping = [...(agents === undefined ? [] : [agents.a, agents.b]), ...(targets.get('haproxy')?.proxies ?? []), app];
+  const stopping = [...(agents === undefined ? [] : [agents.a, agents.b]), ...(targets.get('haproxy')?.proxies ?? []), ...(targets.get('node-tcp')?.proxies ?? []), app];
   await Promise.all(stopping.map((p) => stop(p)));
 }
 
 if (process.argv[2] === '--app') {
   serveApp(process.argv[3]!, Number(process.argv[4]));
+} else if (process.argv[2] === '--relay') {
+  serveRelay(process.argv[3]!, Number(process.argv[4]), process.argv[5]!, Number(process.argv[6]));
 } else {
   main().then(
     () => process.exit(0),
