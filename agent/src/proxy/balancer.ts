@@ -26,9 +26,15 @@ interface EndpointState {
   ejectedUntil: number;
 }
 
+/** The failure an ejection follows (what the caller reported last). */
+export interface FailureCause {
+  reason: string;
+  message: string;
+}
+
 /** Told when an endpoint is ejected (it returns by itself when the time is up). */
 export interface OutlierEvents {
-  ejected(endpoint: EndpointSpec, forMs: number, ejections: number): void;
+  ejected(endpoint: EndpointSpec, forMs: number, ejections: number, cause: FailureCause | undefined): void;
 }
 
 /** Chooses endpoints for one upstream. */
@@ -105,8 +111,8 @@ export class Balancer {
     if (s !== undefined) s.consecutiveFailures = 0;
   }
 
-  /** A connect attempt to `id` failed; may eject it. */
-  failure(id: string): void {
+  /** A connect attempt to `id` failed (because of `cause`); may eject it. */
+  failure(id: string, cause?: FailureCause): void {
     const s = this.states.get(id);
     if (s === undefined) return;
     s.consecutiveFailures++;
@@ -117,7 +123,7 @@ export class Balancer {
     s.consecutiveFailures = 0;
     const forMs = this.outlier.baseEjectionMs * s.ejections;
     s.ejectedUntil = now + forMs;
-    this.events?.ejected(s.spec, forMs, s.ejections);
+    this.events?.ejected(s.spec, forMs, s.ejections, cause);
   }
 
   private maxEjected(): number {

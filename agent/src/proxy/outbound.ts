@@ -32,16 +32,14 @@ export class UpstreamListener {
   readonly balancer: Balancer;
   private readonly server: Server;
   private readonly open = new Set<Socket>();
-  /** The failure being reported to the balancer (named in the ejection log line). */
-  private failing: AttemptError | undefined;
 
   constructor(private spec: UpstreamSpec, private readonly o: UpstreamOptions) {
     this.balancer = new Balancer(spec.policy, spec.outlier, o.clock, o.random, {
-      ejected: (ep, forMs, ejections) => {
+      ejected: (ep, forMs, ejections, cause) => {
         o.metrics.ejectedEndpoint(this.spec.source, this.spec.destination);
         o.logger?.warn({
           source: this.spec.source, destination: this.spec.destination, endpoint: endpointName(ep), ejectedForMs: forMs, ejections,
-          reason: this.failing?.reason, err: this.failing?.message,
+          reason: cause?.reason, err: cause?.message,
         }, 'upstream endpoint ejected after consecutive failures');
       },
     });
@@ -102,9 +100,7 @@ export class UpstreamListener {
       } catch (err) {
         last = err instanceof AttemptError ? err : new AttemptError('connect_failure', 'error', (err as Error).message);
         if (last.kind === 'denied') break;
-        this.failing = last;
-        this.balancer.failure(ep.id);
-        this.failing = undefined;
+        this.balancer.failure(ep.id, last);
         continue;
       }
       this.balancer.success(ep.id);
